@@ -1,0 +1,1 @@
+"""The policy IR and its compiled evaluator."""
