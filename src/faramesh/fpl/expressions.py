@@ -14,7 +14,7 @@ from faramesh.fpl.cursor import Cursor, ParseAbort
 from faramesh.fpl.diagnostics import DiagnosticSink
 from faramesh.fpl.lexer import T, Token, tokenize
 from faramesh.policy import ir
-from faramesh.policy.conditions import FUNCTIONS
+from faramesh.policy.conditions import FUNCTIONS, ROOTS
 from faramesh.policy.regex import RegexError, compile_regex
 from faramesh.policy.values import DataSize, Duration, Money
 
@@ -210,3 +210,30 @@ def format_expr(expr: ir.Expr, parent: int = 0) -> str:
         text = joiner.join(format_expr(i, level + 1 if i.__class__ is expr.__class__
                                        else level) for i in expr.items)
     return f"({text})" if level < parent or (parent == 4) else text
+
+
+def resolve_names(expr: ir.Expr, variables: dict[str, ir.Scalar] | None = None) -> ir.Expr:
+    """Give every variable its full path: a declared `var` becomes its value, a built-in
+    root (`args`, `principal`, `session`, `time`, `host`, ...) stays, and any other bare
+    name means the argument of that name (`amount` is `args.amount`)."""
+    variables = variables or {}
+    if isinstance(expr, ir.Var):
+        head = expr.path[0]
+        if len(expr.path) == 1 and head in variables:
+            return ir.Lit(variables[head])
+        if head in ROOTS:
+            return expr
+        return ir.Var(("args", *expr.path))
+    if isinstance(expr, ir.Compare):
+        return ir.Compare(expr.op, resolve_names(expr.left, variables),
+                          resolve_names(expr.right, variables))
+    if isinstance(expr, ir.And | ir.Or):
+        return type(expr)(tuple(resolve_names(i, variables) for i in expr.items))
+    if isinstance(expr, ir.Not):
+        return ir.Not(resolve_names(expr.item, variables))
+    if isinstance(expr, ir.ListLit):
+        return ir.ListLit(tuple(resolve_names(i, variables) for i in expr.items))
+    if isinstance(expr, ir.Call):
+        return ir.Call(expr.name, tuple(resolve_names(a, variables) for a in expr.args),
+                       tuple((k, resolve_names(v, variables)) for k, v in expr.kwargs))
+    return expr
