@@ -65,11 +65,13 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "'": "'", "\\": "\\", "0"
 def _is_word_char(c: str, start: bool) -> bool:
     if c in (_WORD_START if start else _WORD_CHARS):
         return True
-    return not c.isascii() and (c.isalnum() or c.isprintable() and not c.isspace())
+    return not c.isascii() and (c.isalnum() or (c.isprintable() and not c.isspace()))
 
 
-def tokenize(text: str, sink: DiagnosticSink, line: int = 1, column: int = 1) -> list[Token]:
-    """All tokens of `text`, ending with EOF. Errors go to `sink`."""
+def tokenize(text: str, sink: DiagnosticSink, line: int = 1, column: int = 1,
+             comments: list[tuple[int, str]] | None = None) -> list[Token]:
+    """All tokens of `text`, ending with EOF. Errors go to `sink`; comments, with their
+    line, to `comments` when given (the formatter keeps them)."""
     tokens: list[Token] = []
     i, n = 0, len(text)
     line_start = -(column - 1)
@@ -88,8 +90,11 @@ def tokenize(text: str, sink: DiagnosticSink, line: int = 1, column: int = 1) ->
             i += 1
             continue
         if c == "#" or text.startswith("//", i):
+            start = i
             while i < n and text[i] != "\n":
                 i += 1
+            if comments is not None:
+                comments.append((line, text[start:i].rstrip()))
             continue
         start = i
         if c in "\"'":

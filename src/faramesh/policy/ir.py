@@ -100,6 +100,7 @@ class Origin:
 
     file: str = "<policy>"
     line: int = 0
+    column: int = 0
 
     @property
     def ref(self) -> str:
