@@ -31,13 +31,14 @@ class Diagnostic:
     message: str
     hint: str | None = None
     source_line: str = field(default="", compare=False)
+    severity: str = "error"  # or "warning" (lint findings)
 
     @property
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.span.file, self.span.line, self.span.column, self.code)
 
     def render(self) -> str:
-        out = [f"{self.span}: error[{self.code}]: {self.message}"]
+        out = [f"{self.span}: {self.severity}[{self.code}]: {self.message}"]
         if self.source_line:
             gutter = f"{self.span.line} | "
             caret = " " * (len(gutter) + max(self.span.column - 1, 0))
@@ -55,6 +56,7 @@ class Diagnostic:
             "code": self.code,
             "message": self.message,
             "hint": self.hint,
+            "severity": self.severity,
         }
 
 

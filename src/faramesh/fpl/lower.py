@@ -152,6 +152,7 @@ class Lowerer:
         delegations: list[ir.Delegation] = []
         blocks: list[ir.Block] = []
         settings: list[tuple[str, ir.BlockValue]] = []
+        tools: list[ir.ToolDecl] = []
         seen: dict[tuple[str, str | None], Span] = {}
         for stmt in body:
             if isinstance(stmt, ast.VarNode):
@@ -198,6 +199,10 @@ class Lowerer:
                     budget = self.lower_budget(stmt)
                     if budget is not None:
                         budgets.append(budget)
+                elif stmt.keyword == "tool":
+                    decl = self.lower_tool(stmt)
+                    if decl is not None:
+                        tools.append(decl)
                 elif stmt.keyword == "delegate":
                     delegation = self.lower_delegation(stmt)
                     if delegation is not None:
@@ -211,7 +216,7 @@ class Lowerer:
         self.vars = saved
         return ir.Agent(agent_id, default, tuple(rules), tuple(phases), tuple(rate_limits),
                         tuple(budgets), tuple(redactions), tuple(delegations), tuple(blocks),
-                        tuple(settings), (), default_origin)
+                        tuple(settings), tuple(tools), default_origin)
 
     def _misplaced(self, stmt: ast.Statement, where: str) -> None:
         what = stmt.keyword if isinstance(stmt, ast.BlockNode) else type(stmt).__name__
@@ -371,6 +376,17 @@ class Lowerer:
                          ir.RuleEffect(on_exceed) if isinstance(on_exceed, str)
                          else ir.RuleEffect.DENY,
                          window if isinstance(window, Duration) else None, origin(node.span))
+
+    def lower_tool(self, node: ast.BlockNode) -> ir.ToolDecl | None:
+        fields = self._fields(node, schema.BLOCKS["tool"])
+        name = self.pattern(node.name, node.span) if node.name else None
+        if node.name is None:
+            self.error(node.span, "missing-name", "`tool` needs a name",
+                       'write `tool "stripe/refund" { tags = ["risk:high"] }`')
+        tags = fields.get("tags", ())
+        if name is None:
+            return None
+        return ir.ToolDecl(name, tuple(str(t) for t in tags) if isinstance(tags, tuple) else ())
 
     def lower_delegation(self, node: ast.BlockNode) -> ir.Delegation | None:
         fields = self._fields(node, schema.BLOCKS["delegate"])

@@ -62,6 +62,7 @@ BLOCKS: dict[str, BlockSchema] = {
     "credential": BlockSchema({"backend": WORD, "path": STRING, "scope": WORDS,
                                "max_scope": STRING, "ttl": DURATION, "provider": WORD},
                               named=True),
+    "tool": BlockSchema({"tags": STRINGS}, named=True),
     "runtime": BlockSchema({"mode": WORD, "wal_dir": STRING, "data_dir": STRING,
                             "socket": STRING, "http_listen": STRING,
                             "cold_start_deny_window": DURATION, "backend": WORD,
@@ -79,7 +80,7 @@ AGENT_SETTINGS = {"default": EFFECT, "model": STRING, "framework": STRING,
                   "version": STRING, "description": STRING, "owner": STRING}
 AGENT_BLOCKS = frozenset({"rules", "budget", "phase", "delegate", "egress", "model_policy",
                           "session", "spawn", "completion_gate", "alert", "ambient",
-                          "selector", "credential"})
+                          "selector", "credential", "tool"})
 TOP_BLOCKS = frozenset({"agent", "runtime", "provider", "identity", "trust", "system"})
 # Blocks that belong to an agent but may also stand at the top level for flat policies.
 FLAT_AGENT_BLOCKS = AGENT_BLOCKS

@@ -230,4 +230,4 @@ class PolicyIR:
     agents: tuple[Agent, ...]
     blocks: tuple[Block, ...] = ()  # runtime, provider, identity, trust, system, ...
     imports: tuple[Import, ...] = ()
-    source: str = "<policy>"
+    source: str = field(default="<policy>", compare=False)
