@@ -89,9 +89,7 @@ def _statement(stmt: ast.Statement, depth: int, out: list[str]) -> None:
     elif isinstance(stmt, ast.RuleNode):
         _rule(stmt, pad, out)
     elif isinstance(stmt, ast.RateLimitNode):
-        window = stmt.window if stmt.window in ("second", "minute", "hour", "day") \
-            else stmt.window
-        out.append(f"{pad}rate_limit {_string(stmt.pattern)}: {stmt.count} per {window}")
+        out.append(f"{pad}rate_limit {_string(stmt.pattern)}: {stmt.count} per {stmt.window}")
     elif isinstance(stmt, ast.RedactNode):
         fields = ", ".join(_string(f) for f in stmt.fields)
         out.append(f"{pad}redact {_word_or_string(stmt.pattern, stmt.pattern_quoted)} "

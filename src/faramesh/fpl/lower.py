@@ -363,8 +363,8 @@ class Lowerer:
                        f"budget `{node.name}` needs a `window`",
                        "custom budgets say how long they last: `window = 7d`")
         on_exceed = fields.get("on_exceed", "deny")
-        limits = [fields.get(k) for k in ("max", "daily", "max_calls")]
-        if all(v is None for v in limits):
+        written = {stmt.key for stmt in node.body if isinstance(stmt, ast.Setting)}
+        if not written & {"max", "daily", "max_calls"}:
             self.error(node.span, "missing-field", f"budget `{node.name}` sets no limit",
                        "give `max`, `daily` or `max_calls`")
         mx, daily, calls, warn = (fields.get(k) for k in ("max", "daily", "max_calls",
