@@ -24,9 +24,19 @@ _LITERAL_WORDS: dict[str, ir.Scalar] = {"true": True, "false": False, "nil": Non
                                         "null": None}
 
 
+MAX_DEPTH = 64  # nesting of parentheses, `not` and lists in one condition
+
+
 class ExpressionParser:
     def __init__(self, cursor: Cursor) -> None:
         self.c = cursor
+        self.depth = 0
+
+    def _enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.c.fail(self.c.peek(), "too-deep", "condition is nested too deeply",
+                              f"at most {MAX_DEPTH} levels; split it into several rules")
 
     def parse(self) -> ir.Expr:
         return self._or()
@@ -45,7 +55,10 @@ class ExpressionParser:
 
     def _not(self) -> ir.Expr:
         if self.c.accept_word("not") or self.c.accept_punct("!"):
-            return ir.Not(self._not())
+            self._enter()
+            inner = self._not()
+            self.depth -= 1
+            return ir.Not(inner)
         return self._comparison()
 
     def _comparison(self) -> ir.Expr:
@@ -91,8 +104,10 @@ class ExpressionParser:
         tok = self.c.peek()
         if tok.is_punct("("):
             self.c.next()
+            self._enter()
             inner = self._or()
             self.c.expect_punct(")")
+            self.depth -= 1
             return inner
         if tok.is_punct("["):
             return self._list()
@@ -116,12 +131,14 @@ class ExpressionParser:
 
     def _list(self) -> ir.Expr:
         self.c.expect_punct("[")
+        self._enter()
         items: list[ir.Expr] = []
         while not self.c.peek().is_punct("]"):
             items.append(self._term())
             if not self.c.accept_punct(","):
                 break
         self.c.expect_punct("]", "`,` or `]`")
+        self.depth -= 1
         return ir.ListLit(tuple(items))
 
     def _call(self, name: Token) -> ir.Expr:

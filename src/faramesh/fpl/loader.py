@@ -114,13 +114,17 @@ def compile_text(text: str, file: str, form: str,
         raise PolicyError([_whole_file_error(file, "nul-byte", "policy text holds a NUL byte")])
     sink = DiagnosticSink(file, text)
     policy: ir.PolicyIR | None
-    if form == "fpl":
-        tree, sink = parse_policy_text(text, file)
-        policy = Lowerer(file, sink, env).lower_file(tree)
-    elif form in ("yaml", "json"):
-        policy = _compile_data(text, file, form, sink)
-    else:  # pragma: no cover - forms come from form_of/detect_form
-        raise ValueError(form)
+    try:
+        if form == "fpl":
+            tree, sink = parse_policy_text(text, file)
+            policy = Lowerer(file, sink, env).lower_file(tree)
+        elif form in ("yaml", "json"):
+            policy = _compile_data(text, file, form, sink)
+        else:  # pragma: no cover - forms come from form_of/detect_form
+            raise ValueError(form)
+    except RecursionError:  # belt and braces: every parser also bounds its own depth
+        raise PolicyError([_whole_file_error(file, "too-deep",
+                                             "policy is nested too deeply")]) from None
     if policy is not None:
         check_mandatory_denies(policy, sink)
     if sink.items or policy is None:
@@ -133,8 +137,20 @@ def _compile_data(text: str, file: str, form: str, sink: DiagnosticSink) -> ir.P
 
     if form == "json":
         return ir_codec.load_ir_json(text, file, sink)
+    import yaml
+
     try:
-        import yaml
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                mark = event.start_mark
+                sink.error(sink.span(mark.line + 1, mark.column + 1), "yaml-alias",
+                           "YAML aliases are not accepted in policies",
+                           "write the value out; aliases can expand a small file into a "
+                           "huge policy")
+                return None
+    except yaml.YAMLError:
+        pass  # the codecs below report the located syntax error
+    try:
         data = yaml.safe_load(text)
     except Exception:  # the codecs below report the located YAML error
         data = None

@@ -23,6 +23,8 @@ CONDITION_WORDS = ("if", "when")
 RATE_WINDOWS = ("second", "minute", "hour", "day")
 # Settings whose value is every word on the rest of the line.
 MULTI_WORD_KEYS = frozenset({"scope"})
+MAX_BLOCK_DEPTH = 16
+MAX_LIST_DEPTH = 16
 _SCALAR_KINDS = {T.STRING: "string", T.NUMBER: "number", T.MONEY: "money",
                  T.DURATION: "duration", T.SIZE: "size"}
 
@@ -40,6 +42,7 @@ class Parser:
         self.sink = sink
         self._comments = comments
         self._next_comment = 0
+        self._depth = 0
 
     # --- comments ----------------------------------------------------------------------
 
@@ -126,7 +129,14 @@ class Parser:
             name_tok = self.c.next()
             name, quoted = name_tok.text, name_tok.kind is T.STRING
         self.c.expect_punct("{")
-        body = self._statements(closing=True)
+        if self._depth >= MAX_BLOCK_DEPTH:
+            raise self.c.fail(kw, "too-deep", "blocks are nested too deeply",
+                              f"at most {MAX_BLOCK_DEPTH} levels")
+        self._depth += 1
+        try:
+            body = self._statements(closing=True)
+        finally:
+            self._depth -= 1
         trailing = self._comments_before(self.c.peek().line)
         if not self.c.accept_punct("}"):
             raise self.c.fail(kw, "unclosed-block", f"`{kw.text}` block is never closed",
@@ -159,16 +169,19 @@ class Parser:
 
     # --- values ------------------------------------------------------------------------
 
-    def _value(self, multi_word: bool = False) -> ast.Value:
+    def _value(self, multi_word: bool = False, depth: int = 0) -> ast.Value:
         tok = self.c.peek()
         if tok.is_punct("["):
+            if depth >= MAX_LIST_DEPTH:
+                raise self.c.fail(tok, "too-deep", "lists are nested too deeply",
+                                  f"at most {MAX_LIST_DEPTH} levels")
             self.c.next()
             items: list[ast.Value] = []
             while not self.c.peek().is_punct("]"):
                 if self.c.at_end():
                     raise self.c.fail(tok, "unclosed-list", "list is never closed",
                                       "add the missing `]`")
-                items.append(self._value())
+                items.append(self._value(depth=depth + 1))
                 if not self.c.accept_punct(","):
                     break
             self.c.expect_punct("]", "`,` or `]`")
