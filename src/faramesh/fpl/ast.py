@@ -64,6 +64,7 @@ class Clause:
     value: Value
     colon: bool
     span: Span
+    target: str | None = None  # the argument path of `set PATH = VALUE` / `unset PATH`
 
 
 @dataclass(slots=True)

@@ -140,10 +140,18 @@ def _reeval(text: str) -> ast.Scalar:
 
 
 def rule_node(rule: ir.Rule) -> ast.RuleNode:
-    if rule.modify_args:
-        raise EmitError(f"the `modify` rule at {rule.origin.ref} rewrites arguments, which "
-                        "FPL text cannot express yet; keep this policy in YAML or JSON form")
     clauses = []
+    for path, value in rule.modify_args:
+        if value is None:
+            clauses.append(ast.Clause("unset", scalar(True), False, _NO_SPAN, path))
+        elif isinstance(value, dict) or (isinstance(value, list | tuple) and
+                                         any(isinstance(v, dict | list) for v in value)):
+            raise EmitError(f"the `modify` rule at {rule.origin.ref} sets `{path}` to a "
+                            "nested object, which FPL text cannot express; keep this policy "
+                            "in YAML or JSON form")
+        else:
+            clauses.append(ast.Clause("set", scalar(tuple(value) if isinstance(value, list)
+                                                    else value), False, _NO_SPAN, path))
     for key, value in (("reason", rule.reason), ("reason_code", rule.reason_code),
                        ("notify", rule.notify), ("id", rule.rule_id), ("host", rule.host),
                        ("method", rule.method), ("path", rule.path),

@@ -111,8 +111,14 @@ def _rule(rule: ast.RuleNode, pad: str, out: list[str]) -> None:
     if rule.condition is not None:
         parts.append(f"{rule.cond_keyword} {format_expr(rule.condition)}")
     for clause in rule.clauses:
-        sep = ": " if clause.colon else " "
-        parts.append(f"{clause.key}{sep}{_value(clause.value)}")
+        if clause.key == "set":
+            parts.append(f"set {_word_or_string(str(clause.target), False)} = "
+                         f"{_value(clause.value)}")
+        elif clause.key == "unset":
+            parts.append(f"unset {_word_or_string(str(clause.target), False)}")
+        else:
+            sep = ": " if clause.colon else " "
+            parts.append(f"{clause.key}{sep}{_value(clause.value)}")
     one_line = " ".join([head, *parts])
     if len(pad) + len(one_line) <= MAX_WIDTH:
         out.append(pad + one_line)

@@ -280,6 +280,18 @@ class Lowerer:
         clauses: dict[str, ir.BlockValue] = {}
         modify: list[tuple[str, object]] = []
         for clause in node.clauses:
+            if clause.key in ("set", "unset"):
+                if clause.key == "set":
+                    new = self.coerce(clause.value, schema.ANY, str(clause.target))
+                    if isinstance(new, Money | Duration | DataSize) or new is None:
+                        self.error(clause.span, "type", "`set` takes a string, number, "
+                                   "boolean or list", "money and durations are not argument "
+                                   "values; write the plain number")
+                        continue
+                    modify.append((str(clause.target).removeprefix("args."), new))
+                else:
+                    modify.append((str(clause.target).removeprefix("args."), None))
+                continue
             if clause.key in clauses:
                 self.error(clause.span, "duplicate-clause", f"`{clause.key}` is given twice")
                 continue
@@ -295,10 +307,9 @@ class Lowerer:
         if effect is ir.RuleEffect.STEP_UP and not authority:
             self.error(node.span, "missing-authority", "`step_up` needs an authority",
                        'add `authority "finance-lead"`: who may approve')
-        if effect is ir.RuleEffect.MODIFY:
-            self.error(node.span, "unsupported", "`modify` rules are written in the YAML form",
-                       "FPL text has no syntax for the rewritten arguments yet; see "
-                       "docs/ir-format.md")
+        if effect is ir.RuleEffect.MODIFY and not modify:
+            self.error(node.span, "missing-field", "`modify` needs the arguments it rewrites",
+                       "add `set args.amount = 100` or `unset args.card`")
         if pattern is None:
             return None
         method = clauses.get("method")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from faramesh.fpl import ast
+from faramesh.fpl import ast, schema
 from faramesh.fpl.cursor import Cursor, ParseAbort
 from faramesh.fpl.diagnostics import DiagnosticSink, Span
 from faramesh.fpl.expressions import ExpressionParser
@@ -23,6 +23,8 @@ CONDITION_WORDS = ("if", "when")
 RATE_WINDOWS = ("second", "minute", "hour", "day")
 # Settings whose value is every word on the rest of the line.
 MULTI_WORD_KEYS = frozenset({"scope"})
+# ...which ends early at a word that names a field, so one line can hold several settings.
+_FIELD_NAMES = frozenset(k for b in schema.BLOCKS.values() for k in b.fields)
 MAX_BLOCK_DEPTH = 16
 MAX_LIST_DEPTH = 16
 _SCALAR_KINDS = {T.STRING: "string", T.NUMBER: "number", T.MONEY: "money",
@@ -207,7 +209,7 @@ class Parser:
                 return first
             words = [first]
             while (nxt := self.c.peek()).kind is T.WORD and nxt.line == tok.line and \
-                    not self.c.peek(1).is_punct("=", ":"):
+                    nxt.text not in _FIELD_NAMES and not self.c.peek(1).is_punct("=", ":"):
                 self.c.next()
                 words.append(ast.Scalar("word", nxt.text, nxt.text, self._span(nxt)))
             return words[0] if len(words) == 1 else ast.Words(words, self._span(tok))
@@ -239,6 +241,18 @@ class Parser:
                 rule.cond_keyword = tok.text
                 rule.cond_span = self._span(self.c.peek())
                 rule.condition = ExpressionParser(self.c).parse()
+            elif tok.is_word("set", "unset") and rule.effect == "modify":
+                self.c.next()
+                target = self.c.next()
+                if target.kind not in (T.WORD, T.STRING):
+                    raise self.c.fail(target, "syntax", f"`{tok.text}` needs an argument path",
+                                      "write `set args.amount = 100` or `unset args.card`")
+                value: ast.Value = ast.Scalar("bool", True, "true", self._span(tok))
+                if tok.text == "set":
+                    self.c.expect_punct("=", "`=` and the new value")
+                    value = self._value()
+                rule.clauses.append(ast.Clause(tok.text, value, False, self._span(tok),
+                                               target.text))
             elif tok.is_word(*CLAUSE_WORDS):
                 self.c.next()
                 colon = self.c.accept_punct(":", "=") is not None
