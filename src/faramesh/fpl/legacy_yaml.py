@@ -18,7 +18,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from faramesh.car import canonical_pattern, canonical_tool
+from faramesh.car import canonical_pattern
 from faramesh.fpl.diagnostics import DiagnosticSink
 from faramesh.fpl.expressions import parse_expression, resolve_names
 from faramesh.policy import ir
@@ -48,9 +48,10 @@ MATCH_KEYS = ("tool", "when", "host", "method", "path")
 UNSUPPORTED_MATCH = ("port", "query", "headers")
 BUDGET_KEYS = ("session_usd", "daily_usd", "max_calls", "on_exceed")
 UNSUPPORTED_BUDGET = ("session_tokens", "daily_tokens")
-# Block schemas: dotted key -> kind (str, strs, money, count, bool, expr).
-TOOL_FIELDS = {"tags": "strs", "reversibility": "str", "blast_radius": "str",
-               "shadow_safe": "bool", "endpoint_pattern": "str", "cost_usd": "money"}
+TOOL_KEYS = ("tags",)
+UNSUPPORTED_TOOL = ("cost_usd", "reversibility", "blast_radius", "shadow_safe",
+                    "endpoint_pattern")
+# Block schemas: dotted key -> kind (str, strs, money, count, expr).
 PARALLEL_BUDGET = {"orchestration_id": "str", "agents": "strs",
                    "aggregate_max_cost_usd": "money", "per_agent_max_cost_usd": "money",
                    "on_aggregate_exceed": "str"}
@@ -65,10 +66,11 @@ _SPELLING_HINTS = {
     "default-effect": "default_effect", "default": "default_effect",
     "authority": "step_up_authority", "approver": "step_up_authority",
 }
-_UNDER_MATCH = ("tool", "when", "host", "method", "path")
 _VERSION = re.compile(r"1(\.\d+){0,2}")
-_MAX_MODIFY_NODES = 10_000  # aliases can make a small file name a huge value
+_MAX_MODIFY_NODES = 10_000
+_MAX_DATA_DEPTH = 32
 _MAX_MERGE_DEPTH = 8
+_MAX_MERGES = 256
 _CONSTRUCTOR = SafeConstructor()
 
 Entries = list[tuple[str, Node, Node]]  # (key, key node, value node), in file order
@@ -97,14 +99,13 @@ class _Lowering:
 
     # --- diagnostics -------------------------------------------------------------------
 
-    def error(self, node: Node, code: str, message: str, hint: str | None = None) -> None:
+    def error(self, node: Node, code: str, message: str, hint: str) -> None:
         start, end = node.start_mark, node.end_mark
         length = end.column - start.column if end.line == start.line else 1
         self.sink.error(self.sink.span(start.line + 1, start.column + 1, max(length, 1)),
                         code, message, hint)
 
-    def error_at(self, line: int, column: int, code: str, message: str,
-                 hint: str | None = None) -> None:
+    def error_at(self, line: int, column: int, code: str, message: str, hint: str) -> None:
         self.sink.error(self.sink.span(line, column), code, message, hint)
 
     # --- the document ------------------------------------------------------------------
@@ -145,7 +146,8 @@ class _Lowering:
                           "remove control characters; inside double quotes write them as "
                           "escapes such as `\\t`")
         except yaml.YAMLError as exc:
-            self.error_at(1, 1, "yaml-syntax", f"invalid yaml: {_shown(str(exc))}")
+            self.error_at(1, 1, "yaml-syntax", f"invalid yaml: {_shown(str(exc))}",
+                          "check that the file is a yaml mapping")
         except RecursionError:
             self.error_at(1, 1, "too-deep", "the policy is nested too deeply",
                           "flatten the nesting")
@@ -174,7 +176,7 @@ class _Lowering:
                 default = self.default_effect(value) or default
                 agent_origin = _origin(self.file, key_node)
             elif key == "tools":
-                self.tools(value, tools, blocks)
+                self.tools(value, tools)
             elif key == "rules":
                 rules.extend(self.rules(value))
             elif key == "budget":
@@ -223,11 +225,12 @@ class _Lowering:
 
     # --- tools -------------------------------------------------------------------------
 
-    def tools(self, node: Node, tools: list[ir.ToolDecl], blocks: list[ir.Block]) -> None:
+    def tools(self, node: Node, tools: list[ir.ToolDecl]) -> None:
         seen: dict[str, Node] = {}
         for name, key_node, value in self.entries(node, "`tools`") or []:
             canonical = self.pattern(name, key_node, "tool name")
-            if canonical is None:
+            entries = self.entries(value, f"tool `{_shown(name)}`")
+            if canonical is None or entries is None:
                 continue
             if canonical in seen:
                 first = seen[canonical].start_mark.line + 1
@@ -236,12 +239,10 @@ class _Lowering:
                            f"it is the same tool as the one on line {first}; merge them")
                 continue
             seen[canonical] = key_node
-            fields = self.fields(value, f"tool `{_shown(name)}`", TOOL_FIELDS)
-            tags = dict(fields).pop("tags", ())
+            self.check_keys(entries, TOOL_KEYS, f"tool `{_shown(name)}`", UNSUPPORTED_TOOL)
+            tags_node = next((v for k, _, v in entries if k == "tags"), None)
+            tags = self.typed(tags_node, "strs", "tags") if tags_node is not None else None
             tools.append(ir.ToolDecl(canonical, tags if isinstance(tags, tuple) else ()))
-            rest = tuple((k, v) for k, v in fields if k != "tags")
-            if rest:
-                blocks.append(ir.Block("tool", canonical, rest, _origin(self.file, key_node)))
 
     def pattern(self, raw: str, node: Node, what: str) -> str | None:
         if "\x00" in raw:
@@ -312,12 +313,16 @@ class _Lowering:
                        origin=_origin(self.file, item))
 
     def rule_id(self, item: Node, node: Node | None, seen: dict[str, Node]) -> str | None:
-        text = self.text_of(node, "id") if node is not None else None
-        if node is None or (text is None and _is_null(node)):
+        if node is None or _is_null(node):
             self.error(item, "missing-key", "a rule needs an `id`",
                        "add `id: a-short-name`; decisions and logs name the rule by it")
             return None
-        if text is None or node is None:
+        text = self.text_of(node, "id")
+        if text is None:
+            return None
+        if not text.strip():
+            self.error(node, "bad-value", "a rule `id` cannot be empty",
+                       "add `id: a-short-name`")
             return None
         if text in seen:
             first = seen[text].start_mark.line + 1
@@ -328,15 +333,16 @@ class _Lowering:
         return text
 
     def effect(self, item: Node, node: Node | None) -> ir.RuleEffect | None:
-        text = self.text_of(node, "effect") if node is not None else None
+        if node is None or _is_null(node):
+            self.error(item, "missing-key", "a rule needs an `effect`",
+                       "add `effect: permit`, `deny`, `defer`, `shadow`, `modify` or "
+                       "`step_up`")
+            return None
+        text = self.text_of(node, "effect")
         if text is None:
-            if node is None or _is_null(node):
-                self.error(item, "missing-key", "a rule needs an `effect`",
-                           "add `effect: permit`, `deny`, `defer`, `shadow`, `modify` "
-                           "or `step_up`")
             return None
         effect = ir.EFFECT_ALIASES.get(text.strip().lower())
-        if effect is None and node is not None:
+        if effect is None:
             self.error(node, "unknown-effect", f"unknown effect `{_shown(text)}`",
                        "use `permit`, `deny`, `defer`, `shadow`, `modify` or `step_up`")
         return effect
@@ -357,9 +363,11 @@ class _Lowering:
         if effect is ir.RuleEffect.MODIFY and "modify_args" not in get:
             self.error(item, "missing-key", "a `modify` rule needs `modify_args`",
                        "map each argument to its new value; `null` removes it")
-        if effect is ir.RuleEffect.STEP_UP and authority is None \
-                and "step_up_authority" not in get:
-            self.error(item, "missing-key", "a `step_up` rule needs `step_up_authority`",
+        given = get.get("step_up_authority")
+        typed_wrong = given is not None and not isinstance(given, ScalarNode)
+        if effect is ir.RuleEffect.STEP_UP and not (authority or "").strip() \
+                and not typed_wrong:
+            self.error(given or item, "missing-key", "a `step_up` rule needs `step_up_authority`",
                        'name who may approve: `step_up_authority: "finance_manager"`')
 
     def match(self, item: Node, node: Node | None
@@ -403,7 +411,7 @@ class _Lowering:
                 self.error(key_node, "bad-value", f"`{_shown(key)}` is not an argument path",
                            "write an argument name, or a dotted path such as `options.limit`")
                 continue
-            data = self.data(value)
+            data = self.data(value, key)
             if data is not _BAD:
                 out.append((key, data))
         return tuple(out)
@@ -411,33 +419,35 @@ class _Lowering:
     def modify_required(self, node: Node) -> None:
         if not (isinstance(node, ScalarNode) and node.tag == BOOL):
             self.error(node, "type", f"`modify_required` must be `true` or `false`, found "
-                       f"{_describe(node)}")
+                       f"{_describe(node)}", "write `modify_required: true`, or remove it")
         elif not _bool(node):
             self.error(node, "unsupported-value", "optional modifications are not supported",
                        "a `modify` rule always requires the rewritten arguments; remove "
                        "`modify_required: false`")
 
-    def data(self, node: Node) -> Any:
-        """Plain data for an argument value: mappings, lists, text, numbers, booleans."""
+    def data(self, node: Node, key: str, depth: int = 0) -> Any:
+        """Plain data for an argument value: mappings, lists, text, numbers, booleans.
+        Bounded in size and depth: anchors can make a small file name a huge value."""
         self.modify_budget -= 1
-        if self.modify_budget < 0:
-            if self.modify_budget == -1:
-                self.error(node, "too-large", "`modify_args` values are too large",
-                           "write the values out; anchors that multiply them are refused")
+        if self.modify_budget < 0 or depth > _MAX_DATA_DEPTH:
+            if self.modify_budget >= -1:
+                self.modify_budget = -2  # report once
+                self.error(node, "too-large", f"the value of `{_shown(key)}` is too large "
+                           "or nested too deeply", "write the value out plainly")
             return _BAD
         if isinstance(node, MappingNode):
-            entries = self.entries(node, "a value")
+            entries = self.entries(node, f"`{_shown(key)}`")
             if entries is None:
                 return _BAD
-            out = {key: self.data(value) for key, _, value in entries}
-            return _BAD if _BAD in out.values() else out
+            out = {name: self.data(value, key, depth + 1) for name, _, value in entries}
+            return _BAD if any(v is _BAD for v in out.values()) else out
         if isinstance(node, SequenceNode):
-            items = [self.data(item) for item in node.value]
-            return _BAD if _BAD in items else items
+            items = [self.data(item, key, depth + 1) for item in node.value]
+            return _BAD if any(v is _BAD for v in items) else items
         if isinstance(node, ScalarNode) and node.tag == FLOAT:
-            number = self.decimal(node, "a value")
+            number = self.decimal(node, key)
             return _BAD if number is None else float(number)
-        return self.scalar(node)
+        return self.scalar(node, key)
 
     # --- budget ------------------------------------------------------------------------
 
@@ -446,8 +456,8 @@ class _Lowering:
         if entries is None:
             return None
         self.check_keys(entries, BUDGET_KEYS, "`budget`", UNSUPPORTED_BUDGET)
-        get = {key: value for key, _, value in entries}
-        # As in the runtime, a zero limit means the limit is not set.
+        get = {key: value for key, _, value in entries if not _is_null(value)}
+        # As in the runtime, a zero (or empty) limit means the limit is not set.
         session = self.money(get["session_usd"], "session_usd") if "session_usd" in get \
             else None
         daily = self.money(get["daily_usd"], "daily_usd") if "daily_usd" in get else None
@@ -499,22 +509,17 @@ class _Lowering:
         if _is_null(node):
             return None
         if kind == "money":
-            return self.money(node, key) or _BAD
+            money = self.money(node, key)
+            return _BAD if money is None else money
         if kind == "count":
             count = self.count(node, key)
             return _BAD if count is None else count
-        if kind == "bool":
-            if isinstance(node, ScalarNode) and node.tag == BOOL:
-                return _bool(node)
-            self.error(node, "type", f"`{key}` must be `true` or `false`, found "
-                       f"{_describe(node)}")
-            return _BAD
         if kind == "strs":
             if not isinstance(node, SequenceNode):
                 self.error(node, "type", f"`{key}` must be a list, found {_describe(node)}",
                            f'write `{key}: ["a", "b"]`')
                 return _BAD
-            items = [self.text_of(item, key) for item in node.value]
+            items = [self.list_item(item, key) for item in node.value]
             return _BAD if None in items else tuple(items)
         text = self.text_of(node, key)
         if text is None:
@@ -530,7 +535,8 @@ class _Lowering:
         if _is_null(node):
             return []
         if not isinstance(node, MappingNode):
-            self.error(node, "type", f"{where} must be a mapping, found {_describe(node)}")
+            self.error(node, "type", f"{where} must be a mapping, found {_describe(node)}",
+                       "write `key: value` lines indented under it")
             return None
         out: Entries = []
         seen: dict[str, Node] = {}
@@ -539,7 +545,7 @@ class _Lowering:
                 continue
             if not isinstance(key_node, ScalarNode) or _is_null(key_node):
                 self.error(key_node, "type", f"keys in {where} must be names, found "
-                           f"{_describe(key_node)}")
+                           f"{_describe(key_node)}", "write the key as plain text")
                 continue
             key = key_node.value
             if key in seen:
@@ -550,29 +556,34 @@ class _Lowering:
                 continue
             seen[key] = key_node
             out.append((key, key_node, value))
-        for key, key_node, value in self.merged(node, where, 0):
+        for key, key_node, value in self.merged(node, where):
             if key not in seen:
                 seen[key] = key_node
                 out.append((key, key_node, value))
         return out
 
-    def merged(self, node: MappingNode, where: str, depth: int) -> Entries:
-        """Pairs brought in by YAML merge keys (`<<: *defaults`); earlier sources win."""
+    def merged(self, node: MappingNode, where: str) -> Entries:
+        """Pairs brought in by YAML merge keys (`<<: *defaults`); earlier sources win.
+        The walk is bounded: merges of merges could otherwise multiply without end."""
         out: Entries = []
-        for key_node, value in node.value:
-            if key_node.tag != MERGE:
-                continue
-            sources = value.value if isinstance(value, SequenceNode) else [value]
-            for source in sources:
-                if not isinstance(source, MappingNode) or depth >= _MAX_MERGE_DEPTH:
-                    self.error(source, "type", "`<<` must merge a mapping, or a list of "
-                               "mappings, nested at most a few levels")
+        pending: list[tuple[MappingNode, int]] = [(node, 0)]
+        visits = 0
+        while pending:
+            current, depth = pending.pop(0)
+            for key_node, value in current.value:
+                if key_node.tag != MERGE:
                     continue
-                for inner_key, inner_value in source.value:
-                    if isinstance(inner_key, ScalarNode) and inner_key.tag != MERGE \
-                            and not _is_null(inner_key):
-                        out.append((inner_key.value, inner_key, inner_value))
-                out.extend(self.merged(source, where, depth + 1))
+                for source in value.value if isinstance(value, SequenceNode) else [value]:
+                    visits += 1
+                    if not isinstance(source, MappingNode) or depth >= _MAX_MERGE_DEPTH \
+                            or visits > _MAX_MERGES:
+                        self.error(source, "bad-merge", f"`<<` in {where} must merge a "
+                                   "mapping or a list of mappings",
+                                   "merge a few anchored mappings, not merges of merges")
+                        return out
+                    out.extend((k.value, k, v) for k, v in source.value
+                               if isinstance(k, ScalarNode) and k.tag not in (MERGE, NULL))
+                    pending.append((source, depth + 1))
         return out
 
     def check_keys(self, entries: Entries, allowed: tuple[str, ...], where: str,
@@ -590,7 +601,7 @@ class _Lowering:
 
     def unknown_key(self, node: Node, key: str, where: str, allowed: Any) -> None:
         options = list(allowed)
-        if where == "a rule" and key in _UNDER_MATCH:
+        if where == "a rule" and key in MATCH_KEYS:
             hint = f"`{key}` goes under `match:`"
         elif key in _SPELLING_HINTS and _SPELLING_HINTS[key] in options:
             hint = f"did you mean `{_SPELLING_HINTS[key]}`?"
@@ -600,25 +611,32 @@ class _Lowering:
             hint = "expected one of " + ", ".join(f"`{o}`" for o in options)
         self.error(node, "unknown-key", f"unknown key `{_shown(key)}` in {where}", hint)
 
+    def list_item(self, node: Node, key: str) -> str | None:
+        if _is_null(node):
+            self.error(node, "type", f"`{key}` holds an empty item", "remove it")
+            return None
+        return self.text_of(node, key)
+
     def text_of(self, node: Node | None, key: str) -> str | None:
         """A text field. Numbers and booleans are taken as written, as the runtime does."""
         if node is None or _is_null(node):
             return None
         if not isinstance(node, ScalarNode):
-            self.error(node, "type", f"`{key}` must be text, found {_describe(node)}")
+            self.error(node, "type", f"`{key}` must be text, found {_describe(node)}",
+                       f'write `{key}: "..."` on one line')
             return None
         if node.tag not in _TEXT_TAGS:
             self.unsupported_tag(node)
             return None
         return str(node.value)
 
-    def scalar(self, node: Node) -> Any:
+    def scalar(self, node: Node, key: str) -> Any:
         if not isinstance(node, ScalarNode) or node.tag == NULL:
             return None
         if node.tag == BOOL:
             return _bool(node)
         if node.tag == INT:
-            number = self.decimal(node, "a value")
+            number = self.decimal(node, key)
             return _BAD if number is None else int(number)
         if node.tag in (STR, TIMESTAMP):
             return str(node.value)
@@ -637,7 +655,7 @@ class _Lowering:
         value = _number_value(node)
         if value is None or not value.is_finite():
             self.error(node, "bad-value", f"`{key}` must be a finite number, found "
-                       f"{_describe(node)}")
+                       f"{_describe(node)}", "write a plain number such as `25` or `2.5`")
             return None
         return value
 
@@ -657,7 +675,7 @@ class _Lowering:
             return None
         if value < 0 or value != value.to_integral_value():
             self.error(node, "bad-value", f"`{key}` must be a whole number of zero or more, "
-                       f"found {_describe(node)}")
+                       f"found {_describe(node)}", "write a count such as `100`")
             return None
         return int(value)
 

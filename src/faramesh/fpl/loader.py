@@ -143,7 +143,8 @@ def _compile_data(text: str, file: str, form: str, sink: DiagnosticSink) -> ir.P
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent):
                 mark = event.start_mark
-                sink.error(sink.span(mark.line + 1, mark.column + 1), "yaml-alias",
+                line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+                sink.error(sink.span(line, column), "yaml-alias",
                            "YAML aliases are not accepted in policies",
                            "write the value out; aliases can expand a small file into a "
                            "huge policy")

@@ -63,6 +63,9 @@ BLOCKS: dict[str, BlockSchema] = {
                                "max_scope": STRING, "ttl": DURATION, "provider": WORD},
                               named=True),
     "tool": BlockSchema({"tags": STRINGS}, named=True),
+    # From the runtime's policy YAML; keys are dotted (`critical.sla_seconds = 300`).
+    "parallel_budget": BlockSchema(named=False, open=True),
+    "defer_priority": BlockSchema(named=False, open=True),
     "runtime": BlockSchema({"mode": WORD, "wal_dir": STRING, "data_dir": STRING,
                             "socket": STRING, "http_listen": STRING,
                             "cold_start_deny_window": DURATION, "backend": WORD,
@@ -80,7 +83,8 @@ AGENT_SETTINGS = {"default": EFFECT, "model": STRING, "framework": STRING,
                   "version": STRING, "description": STRING, "owner": STRING}
 AGENT_BLOCKS = frozenset({"rules", "budget", "phase", "delegate", "egress", "model_policy",
                           "session", "spawn", "completion_gate", "alert", "ambient",
-                          "selector", "credential", "tool"})
+                          "selector", "credential", "tool", "parallel_budget",
+                          "defer_priority"})
 TOP_BLOCKS = frozenset({"agent", "runtime", "provider", "identity", "trust", "system"})
 # Blocks that belong to an agent but may also stand at the top level for flat policies.
 FLAT_AGENT_BLOCKS = AGENT_BLOCKS
