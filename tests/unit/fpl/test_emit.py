@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from tests.paths import CORPUS
 
 from faramesh.fpl.compiler import compile_fpl
 from faramesh.fpl.emit import EmitError, ir_to_fpl
 from faramesh.fpl.loader import load_policy_ir
 from faramesh.policy import ir
+from tests.paths import CORPUS
 
 ALL = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".fms", ".fpl", ".yaml")
              and "invalid" not in p.parts)

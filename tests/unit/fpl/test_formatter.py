@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.paths import CORPUS
 
 from faramesh import PolicyError
 from faramesh.fpl.compiler import compile_fpl, parse_policy_text
 from faramesh.fpl.formatter import format_file
+from tests.paths import CORPUS
 
 FPL_FILES = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".fms", ".fpl"))
 SNIPPETS = ["permit a/b", "deny! shell/*", "defer x when amount > $5", 'reason "r"',

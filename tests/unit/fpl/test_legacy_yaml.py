@@ -12,7 +12,6 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.paths import CORPUS
 
 from faramesh.fpl.diagnostics import Diagnostic, DiagnosticSink, Span
 from faramesh.fpl.legacy_yaml import looks_like_legacy_yaml, lower_legacy_yaml
@@ -20,6 +19,7 @@ from faramesh.policy import ir
 from faramesh.policy.decision import Code, Decision, Effect
 from faramesh.policy.evaluator import Policy
 from faramesh.policy.values import Money
+from tests.paths import CORPUS
 
 LEGACY_FILES = sorted([*CORPUS.glob("packs/*/policy.yaml"), *CORPUS.glob("engine-yaml/*.yaml")])
 HEAD = 'faramesh-version: "1.0"\nagent-id: "bot"\ndefault_effect: deny\n'  # lines 1-3

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from tests.paths import CORPUS
-
 from faramesh.fpl.compiler import compile_fpl
 from faramesh.fpl.lint import lint_policy
+from tests.paths import CORPUS
 
 
 def findings(text: str) -> list[tuple[str, int]]:
