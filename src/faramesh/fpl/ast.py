@@ -54,6 +54,7 @@ class Setting:
     sep: str  # "", "=" or ":" as written
     span: Span
     comments: list[str] = field(default_factory=list)
+    blank_before: bool = False  # a blank line preceded it in the source (fmt keeps one)
 
 
 @dataclass(slots=True)
@@ -78,6 +79,7 @@ class RuleNode:
     clauses: list[Clause]
     span: Span
     comments: list[str] = field(default_factory=list)
+    blank_before: bool = False  # a blank line preceded it in the source (fmt keeps one)
 
 
 @dataclass(slots=True)
@@ -87,6 +89,7 @@ class RateLimitNode:
     window: str  # second, minute, hour, day or a duration literal
     span: Span
     comments: list[str] = field(default_factory=list)
+    blank_before: bool = False  # a blank line preceded it in the source (fmt keeps one)
 
 
 @dataclass(slots=True)
@@ -96,6 +99,7 @@ class RedactNode:
     fields: list[str]
     span: Span
     comments: list[str] = field(default_factory=list)
+    blank_before: bool = False  # a blank line preceded it in the source (fmt keeps one)
 
 
 @dataclass(slots=True)
@@ -104,6 +108,7 @@ class ImportNode:
     alias: str | None
     span: Span
     comments: list[str] = field(default_factory=list)
+    blank_before: bool = False  # a blank line preceded it in the source (fmt keeps one)
 
 
 @dataclass(slots=True)
@@ -111,6 +116,7 @@ class ManifestNode:
     words: list[str]
     span: Span
     comments: list[str] = field(default_factory=list)
+    blank_before: bool = False  # a blank line preceded it in the source (fmt keeps one)
 
 
 @dataclass(slots=True)
@@ -120,6 +126,7 @@ class VarNode:
     sep: str
     span: Span
     comments: list[str] = field(default_factory=list)
+    blank_before: bool = False  # a blank line preceded it in the source (fmt keeps one)
 
 
 @dataclass(slots=True)
@@ -130,6 +137,7 @@ class BlockNode:
     body: list[Statement]
     span: Span
     comments: list[str] = field(default_factory=list)
+    blank_before: bool = False  # a blank line preceded it in the source (fmt keeps one)
     trailing: list[str] = field(default_factory=list)  # comments before the closing brace
 
 

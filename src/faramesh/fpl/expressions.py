@@ -24,6 +24,10 @@ _LITERAL_WORDS: dict[str, ir.Scalar] = {"true": True, "false": False, "nil": Non
                                         "null": None}
 
 
+# Words that start a new statement: a condition never continues onto a line with one.
+_STATEMENT_WORDS = frozenset({"permit", "allow", "approve", "deny", "deny!", "block",
+                              "reject", "defer", "shadow", "modify", "step_up", "rules",
+                              "rate_limit", "redact", "budget", "phase", "agent"})
 MAX_DEPTH = 64  # nesting of parentheses, `not` and lists in one condition
 
 
@@ -102,6 +106,11 @@ class ExpressionParser:
 
     def _term(self) -> ir.Expr:
         tok = self.c.peek()
+        before = self.c.tokens[self.c.pos - 1] if self.c.pos else tok
+        if tok.line > before.line and (tok.kind is not T.WORD or tok.text in _STATEMENT_WORDS):
+            # the condition broke off at the end of a line; say so there
+            raise self.c.fail(before, "syntax", f"expected a value after {before.describe()}",
+                              "complete the condition on this line")
         if tok.is_punct("("):
             self.c.next()
             self._enter()

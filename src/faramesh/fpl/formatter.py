@@ -25,8 +25,8 @@ def format_file(tree: ast.FileNode) -> str:
     lines: list[str] = []
     previous: ast.Statement | None = None
     for stmt in tree.body:
-        if previous is not None and (isinstance(stmt, ast.BlockNode) or
-                                     isinstance(previous, ast.BlockNode) or stmt.comments):
+        if previous is not None and (_is_big(stmt) or _is_big(previous) or
+                                     stmt.blank_before):
             lines.append("")
         _statement(stmt, 0, lines)
         previous = stmt
@@ -34,6 +34,8 @@ def format_file(tree: ast.FileNode) -> str:
         if lines:
             lines.append("")
         lines.extend(tree.trailing)
+        while lines and not lines[-1]:
+            lines.pop()
     return "\n".join(lines) + "\n" if lines else ""
 
 
@@ -63,7 +65,7 @@ def _value(value: ast.Value) -> str:
 
 def _statement(stmt: ast.Statement, depth: int, out: list[str]) -> None:
     pad = INDENT * depth
-    out.extend(pad + c for c in stmt.comments)
+    out.extend(pad + c if c else "" for c in stmt.comments)
     if isinstance(stmt, ast.BlockNode):
         head = stmt.keyword
         if stmt.name is not None:
@@ -74,11 +76,11 @@ def _statement(stmt: ast.Statement, depth: int, out: list[str]) -> None:
         out.append(f"{pad}{head} {{")
         prev: ast.Statement | None = None
         for child in stmt.body:
-            if prev is not None and (_is_big(child) or _is_big(prev)):
+            if prev is not None and (_is_big(child) or _is_big(prev) or child.blank_before):
                 out.append("")
             _statement(child, depth + 1, out)
             prev = child
-        out.extend(pad + INDENT + c for c in stmt.trailing)
+        out.extend(pad + INDENT + c if c else "" for c in stmt.trailing)
         out.append(pad + "}")
     elif isinstance(stmt, ast.Setting):
         sep = {"": " ", "=": " = ", ":": ": "}[stmt.sep]

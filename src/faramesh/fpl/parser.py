@@ -49,12 +49,27 @@ class Parser:
     # --- comments ----------------------------------------------------------------------
 
     def _comments_before(self, line: int) -> list[str]:
-        out = []
+        """Comments above `line`; an empty entry stands for a blank line between them."""
+        out: list[str] = []
+        last = None
         while self._next_comment < len(self._comments) and \
                 self._comments[self._next_comment][0] < line:
-            out.append(self._comments[self._next_comment][1])
+            at, text = self._comments[self._next_comment]
+            if last is not None and at - last > 1:
+                out.append("")
+            out.append(text)
+            last = at
             self._next_comment += 1
+        if last is not None and line - last > 1 and line < 10**9:
+            out.append("")
         return out
+
+    def _first_comment_line(self, line: int) -> int:
+        """The line where a statement's leading comments (or the statement) begin."""
+        if self._next_comment < len(self._comments) and \
+                self._comments[self._next_comment][0] < line:
+            return self._comments[self._next_comment][0]
+        return line
 
     # --- structure ---------------------------------------------------------------------
 
@@ -75,6 +90,8 @@ class Parser:
             if tok.is_punct(";", ","):
                 self.c.next()
                 continue
+            first_line = self._first_comment_line(tok.line)
+            previous = self.c.tokens[self.c.pos - 1].line if self.c.pos else first_line
             comments = self._comments_before(tok.line)
             try:
                 stmt = self._statement()
@@ -82,6 +99,7 @@ class Parser:
                 self._recover(tok.line)
                 continue
             stmt.comments = comments
+            stmt.blank_before = bool(body) and first_line - previous > 1
             body.append(stmt)
 
     def _recover(self, line: int) -> None:
@@ -140,6 +158,8 @@ class Parser:
         finally:
             self._depth -= 1
         trailing = self._comments_before(self.c.peek().line)
+        while trailing and not trailing[-1]:
+            trailing.pop()
         if not self.c.accept_punct("}"):
             raise self.c.fail(kw, "unclosed-block", f"`{kw.text}` block is never closed",
                               "add the missing `}`")

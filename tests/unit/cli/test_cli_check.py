@@ -42,7 +42,7 @@ def test_broken_policy_prints_location_source_line_and_caret(cli: Run, broken: P
     result = cli("check", str(broken))
     assert result.status == 1
     first = result.out.splitlines()[0]
-    assert first.startswith(f"{broken}:5:")
+    assert first.startswith(f"{broken}:4:")
     assert "error[" in first
     assert "^" in result.out
     assert result.out.splitlines()[-1] == "checked 1 file: 0 ok, 1 failed"
@@ -59,7 +59,7 @@ def test_json_report_lists_each_file_with_its_errors(cli: Run, policy_file: Path
     assert report["files"][0]["errors"] == []
     error = report["files"][1]["errors"][0]
     assert set(error) >= {"file", "line", "column", "code", "message", "hint"}
-    assert (error["file"], error["line"]) == (str(broken), 5)
+    assert (error["file"], error["line"]) == (str(broken), 4)
 
 
 def test_missing_file_exits_one_with_unreadable_code(cli: Run, tmp_path: Path) -> None:

@@ -44,8 +44,6 @@ def test_help_imports_no_command_module_yaml_or_compiler() -> None:
     assert loaded == []
 
 
-@pytest.mark.xfail(strict=True, reason="`import faramesh` loads the evaluator and with it re2 "
-                   "(faramesh/__init__.py, faramesh/policy/regex.py import eagerly)")
 def test_help_does_not_import_re2() -> None:
     assert "re2" not in _modules_after_help()
 
