@@ -53,5 +53,5 @@ class Cursor:
     def expect_punct(self, punct: str, what: str | None = None) -> Token:
         tok = self.accept_punct(punct)
         if tok is None:
-            raise self.expected(what or f"`{punct}`")
+            raise self.expected(what or f"`{punct}`", f"insert `{punct}` here")
         return tok

@@ -96,7 +96,8 @@ class ExpressionParser:
     def _check_regex(self, right: ir.Expr, op: Token) -> None:
         if isinstance(right, ir.Lit):
             if not isinstance(right.value, str):
-                raise self.c.fail(op, "type", "`matches` needs a string pattern")
+                raise self.c.fail(op, "type", "`matches` needs a string pattern",
+                                  'write `cmd matches "^rm "`')
             try:
                 compile_regex(right.value)
             except RegexError as exc:
@@ -136,7 +137,8 @@ class ExpressionParser:
                 raise self.c.fail(tok, "syntax", f"`{tok.text}` is not a variable",
                                   "variables are dotted names such as `args.amount`")
             return ir.Var(tuple(tok.text.split(".")))
-        raise self.c.expected("a value, variable or `(`")
+        raise self.c.expected("a value, variable or `(`",
+                              'conditions compare values: `amount < $50`, `x in ["a"]`')
 
     def _list(self) -> ir.Expr:
         self.c.expect_punct("[")
@@ -182,7 +184,8 @@ def parse_expression(text: str, sink: DiagnosticSink, line: int = 1,
     try:
         expr = ExpressionParser(cursor).parse()
         if not cursor.at_end():
-            raise cursor.expected("an operator or the end of the condition")
+            raise cursor.expected("an operator or the end of the condition",
+                                  "join conditions with `and` / `or` (or `&&` / `||`)")
     except ParseAbort:
         return None
     return expr if len(sink.items) == before else None

@@ -146,7 +146,8 @@ def tokenize(text: str, sink: DiagnosticSink, line: int = 1, column: int = 1,
             i += 1
             continue
         sink.error(sink.span(line, col(i)), "unexpected-character",
-                   f"unexpected character `{c!r}`"[:60])
+                   f"unexpected character `{c!r}`"[:60],
+                   "remove it; strings go in double quotes")
         tokens.append(Token(T.ERROR, c, line, col(i), 1))
         i += 1
     tokens.append(Token(T.EOF, "", line, col(i), 1))

@@ -233,7 +233,8 @@ class Parser:
                 self.c.next()
                 words.append(ast.Scalar("word", nxt.text, nxt.text, self._span(nxt)))
             return words[0] if len(words) == 1 else ast.Words(words, self._span(tok))
-        raise self.c.expected("a value")
+        raise self.c.expected("a value", 'values are strings ("x"), numbers, money ($5), '
+                              "durations (15m), sizes (10mb), names or [lists]")
 
     # --- statements with their own shape -----------------------------------------------
 
@@ -322,7 +323,8 @@ class Parser:
         if self.c.accept_word("as"):
             alias_tok = self.c.next()
             if alias_tok.kind not in (T.STRING, T.WORD):
-                raise self.c.fail(alias_tok, "syntax", "`as` needs a name")
+                raise self.c.fail(alias_tok, "syntax", "`as` needs a name",
+                                  'write `import "./shared.fms" as shared`')
             alias = alias_tok.text
         return ast.ImportNode(src.text, alias, self._span(kw))
 
