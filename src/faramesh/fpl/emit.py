@@ -16,8 +16,7 @@ from faramesh.policy import ir
 from faramesh.policy.values import DataSize, Duration, Money, parse_duration
 
 _NO_SPAN = Span("<emit>", 0, 0)
-_WINDOW_WORDS = {Decimal(1): "second", Decimal(60): "minute", Decimal(3600): "hour",
-                 Decimal(86400): "day"}
+_WINDOW_WORDS = {"1s": "second", "1m": "minute", "1h": "hour", "1d": "day"}
 
 
 class EmitError(FarameshError):
@@ -106,7 +105,7 @@ def _agent_body(agent: ir.Agent) -> list[ast.Statement]:
                                       [rule_node(r) for r in phase.rules], _NO_SPAN))
         out.append(ast.BlockNode("phase", phase.name, True, body, _NO_SPAN))
     for limit in agent.rate_limits:
-        window = _WINDOW_WORDS.get(limit.window.seconds, limit.window.text)
+        window = _WINDOW_WORDS.get(limit.window.text, limit.window.text)
         out.append(ast.RateLimitNode(limit.pattern, limit.count, window, _NO_SPAN))
     for redaction in agent.redactions:
         out.append(ast.RedactNode(redaction.pattern, True, list(redaction.fields), _NO_SPAN))

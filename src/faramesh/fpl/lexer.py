@@ -59,7 +59,9 @@ PUNCT2 = ("==", "!=", "<=", ">=", "&&", "||")
 PUNCT1 = "{}[](),:=<>!;"
 _WORD_START = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_*")
 _WORD_CHARS = _WORD_START | set("0123456789./-")
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "'": "'", "\\": "\\", "0": "\0"}
+# JSON's escapes, plus \' and \0; the formatter writes strings as JSON does.
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "/": "/", '"': '"',
+            "'": "'", "\\": "\\", "0": "\0"}
 
 
 def _is_word_char(c: str, start: bool) -> bool:
@@ -118,8 +120,7 @@ def tokenize(text: str, sink: DiagnosticSink, line: int = 1, column: int = 1,
             tokens.append(_number_token(raw, line, col(i), sink))
             i = j
             continue
-        if c == "-" and i + 1 < n and text[i + 1].isdigit() and (
-                not tokens or tokens[-1].kind is T.PUNCT):
+        if c == "-" and i + 1 < n and text[i + 1].isdigit():  # words never start with `-`
             j = i + 1
             while j < n and (text[j].isalnum() or text[j] in "._"):
                 j += 1

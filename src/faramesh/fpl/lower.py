@@ -56,6 +56,7 @@ class Lowerer:
         blocks: list[ir.Block] = []
         imports: list[ir.Import] = []
         flat: list[ast.Statement] = []
+        flat_position = 0  # the anonymous agent stands where its first statement does
         seen_agents: dict[str, Span] = {}
         for stmt in node.body:
             if isinstance(stmt, ast.VarNode):
@@ -86,11 +87,13 @@ class Lowerer:
             elif isinstance(stmt, ast.VarNode):
                 continue
             else:
+                if not flat:
+                    flat_position = len(agents)
                 flat.append(stmt)
         if flat:
             anchor = flat[0].span
             agent = self._agent_body(ir.ANY_AGENT, flat, anchor, dict(self.vars))
-            agents.append(agent)
+            agents.insert(flat_position, agent)
         return ir.PolicyIR(tuple(agents), tuple(blocks), tuple(imports), self.file)
 
     def lower_import(self, node: ast.ImportNode) -> ir.Import:
