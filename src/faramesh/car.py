@@ -36,7 +36,9 @@ def _lookalike_table() -> dict[int, str]:
 
 
 def _fold_non_ascii(name: str) -> str:
-    name = unicodedata.normalize("NFKC", name)
+    # Case folding can decompose (`İ` -> `i` + combining dot), so fold case before the
+    # second NFKC and before invisible marks are removed: the result is then a fixed point.
+    name = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
     kept = [c for c in name if c.isascii() or unicodedata.category(c) not in _REMOVED_CATEGORIES]
     return "".join(kept).translate(_lookalike_table())
 
@@ -50,11 +52,14 @@ def canonical_tool(raw: str) -> str | None:
     if "\x00" in raw:
         return None
     name = raw if raw.isascii() else _fold_non_ascii(raw)
-    name = name.strip().casefold()
-    segments = [s for s in name.split("/") if s]
-    while segments and segments[0] in (".", ".."):
-        segments.pop(0)
-    return "/".join(s.strip() for s in segments)
+    name = name.casefold()
+    # Each segment is trimmed before empty ones are dropped, so `a/ /b` is `a/b` and
+    # `./ ../x` is `x`: spaces cannot rebuild a `//` or a leading `..`.
+    segments = [s for s in (part.strip() for part in name.split("/")) if s]
+    start = 0
+    while start < len(segments) and segments[start] in (".", ".."):
+        start += 1
+    return "/".join(segments[start:])
 
 
 def canonical_pattern(raw: str) -> str:

@@ -10,9 +10,13 @@ EMPTY: Mapping[str, Any] = {}
 
 
 class Context:
-    """What conditions see. Built once per `evaluate`; never mutated by a condition."""
+    """What conditions see. Built once per `evaluate`; never mutated by a condition.
 
-    __slots__ = ("agent", "args", "http", "model", "now", "principal", "selectors",
+    The evaluator fills the slots directly on its hot path (`_now` included), skipping
+    this keyword constructor; both give the same object.
+    """
+
+    __slots__ = ("_now", "agent", "args", "http", "model", "principal", "selectors",
                  "session", "tool")
 
     def __init__(self, *, tool: str, agent: str, args: Mapping[str, Any],
@@ -27,7 +31,15 @@ class Context:
         self.selectors = selectors
         self.http = http
         self.model = model
-        self.now = now or datetime.now(UTC)
+        self._now = now
+
+    @property
+    def now(self) -> datetime:
+        """The action's time; the clock is read only when a condition asks, and only once."""
+        now = self._now
+        if now is None:
+            now = self._now = datetime.now(UTC)
+        return now
 
 
 def parse_time(value: object) -> datetime | None:
@@ -36,7 +48,7 @@ def parse_time(value: object) -> datetime | None:
         dt = value
     elif isinstance(value, str):
         try:
-            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            dt = datetime.fromisoformat(value)  # ISO 8601, `Z` included (Python 3.11)
         except ValueError:
             return None
     elif isinstance(value, int | float) and not isinstance(value, bool):
@@ -46,4 +58,7 @@ def parse_time(value: object) -> datetime | None:
             return None
     else:
         return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    tz = dt.tzinfo
+    if tz is UTC:
+        return dt
+    return dt.replace(tzinfo=UTC) if tz is None else dt.astimezone(UTC)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from faramesh.car import canonical_tool
+from faramesh.car import canonical_pattern, canonical_tool
 from faramesh.policy import ir
 from faramesh.policy.conditions import CondFn, Unknown, compile_condition
 from faramesh.policy.context import EMPTY, Context, parse_time
@@ -38,6 +38,10 @@ _DEFAULT: dict[ir.RuleEffect, tuple[Effect, Code]] = {
 }
 
 
+_new_decision = tuple.__new__  # Decision/TraceEntry without the keyword-parsing __new__
+_UNSEEN = "\x00"  # never a canonical name: marks a name the cache has not seen
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
     rule: ir.Rule
@@ -48,6 +52,26 @@ class CompiledRule:
     ref: str
     label: str  # the rule's effect as written, for the trace
     reason: str
+    # Precomputed parts of its decision and trace entries: the hot path only assembles.
+    head: tuple[Any, ...]  # effect, code, rule_ref, reason
+    tail: tuple[Any, ...]  # reason_code .. shadow_code
+    matched: TraceEntry
+    unmatched: TraceEntry  # the condition was false
+    modify: bool
+
+    def decision(self, trace: tuple[TraceEntry, ...], agent: str, tool: str,
+                 ctx: Context | None) -> Decision:
+        if self.modify and ctx is not None:
+            src = self.rule
+            return Decision(self.effect, self.code, self.ref, self.reason, trace, agent, tool,
+                            src.reason_code, src.rule_id, src.notify,
+                            _modified_args(ctx.args, src.modify_args), src.authority)
+        return _new_decision(Decision, (*self.head, trace, agent, tool, *self.tail))
+
+    def undecided(self, r: object) -> TraceEntry:
+        fields = r.fields if isinstance(r, Unknown) else ()
+        return _new_decision(TraceEntry, (self.ref, self.label, self.rule.pattern, "undecided",
+                                          fields))
 
 
 def _qualifier_condition(rule: ir.Rule) -> ir.Expr | None:
@@ -64,13 +88,45 @@ def _qualifier_condition(rule: ir.Rule) -> ir.Expr | None:
 
 def compile_rule(rule: ir.Rule) -> CompiledRule:
     effect, code, strict = _OUTCOME[rule.effect]
-    if rule.mandatory:
-        code = Code.MANDATORY_DENY
+    if rule.mandatory:  # `deny!` denies, whatever else the record says
+        effect, code, strict = Effect.DENY, Code.MANDATORY_DENY, True
+    pattern = canonical_pattern(rule.pattern)
+    if pattern != rule.pattern:
+        rule = replace(rule, pattern=pattern)
     cond = _qualifier_condition(rule)
     label = "deny!" if rule.mandatory else rule.effect.value
     reason = rule.reason or f"`{label} {rule.pattern}` matched"
-    return CompiledRule(rule, compile_condition(cond) if cond is not None else None,
-                        effect, code, strict, rule.origin.ref, label, reason)
+    ref = rule.origin.ref
+    shadow = (Effect.DENY, Code.POLICY_DENY) if rule.effect is ir.RuleEffect.SHADOW and \
+        not rule.mandatory else (None, None)
+    return CompiledRule(
+        rule, compile_condition(cond) if cond is not None else None, effect, code, strict,
+        ref, label, reason, (effect, code, ref, reason),
+        (rule.reason_code, rule.rule_id, rule.notify, None, rule.authority, *shadow),
+        TraceEntry(ref, label, rule.pattern, "matched"),
+        TraceEntry(ref, label, rule.pattern, "false"),
+        rule.effect is ir.RuleEffect.MODIFY and not rule.mandatory)
+
+
+class Plan:
+    """Everything one tool name needs from one agent (and phase), computed once per name:
+    its candidate rules split into `deny!` and the rest, and the decision itself when no
+    condition can change it."""
+
+    __slots__ = ("default", "mandatory", "ordinary", "static")
+
+    def __init__(self, candidates: tuple[CompiledRule, ...], default: Decision) -> None:
+        self.mandatory = tuple(r for r in candidates if r.rule.mandatory)
+        self.ordinary = tuple(r for r in candidates if not r.rule.mandatory)
+        self.default = default
+        self.static: Decision | None = None
+        first = self.mandatory[0] if self.mandatory else \
+            self.ordinary[0] if self.ordinary else None
+        if first is None:
+            self.static = default
+        elif first.condition is None and not first.modify:
+            self.static = first.decision((first.matched,), default.agent_id or "",
+                                         default.tool or "", None)
 
 
 class CompiledAgent:
@@ -81,20 +137,35 @@ class CompiledAgent:
         rules = [compile_rule(r) for r in agent.rules]
         self._indexes: dict[str | None, RuleIndex[CompiledRule]] = {
             None: RuleIndex([(r.rule.pattern, r) for r in rules])}
+        self._plans: dict[str | None, dict[str, Plan]] = {None: {}}
         self.phases: dict[str, tuple[ir.Phase, Any]] = {}
         self.phase_exits = {p.next for p in agent.phases if p.next} - \
             {p.name for p in agent.phases}
         for phase in agent.phases:
             phase_rules = [compile_rule(r) for r in phase.rules]
-            visible = [compile_pattern(p) for p in (*phase.tools,
-                                                    *(r.pattern for r in phase.rules))]
+            visible = [compile_pattern(canonical_pattern(p))
+                       for p in (*phase.tools, *(r.pattern for r in phase.rules))]
             self.phases[phase.name] = (phase, visible)
             self._indexes[phase.name] = RuleIndex(
                 [(r.rule.pattern, r) for r in (*phase_rules, *rules)])
+            self._plans[phase.name] = {}
         self.first_phase = agent.phases[0].name if agent.phases else None
 
     def candidates(self, phase: str | None, tool: str) -> tuple[CompiledRule, ...]:
         return self._indexes[phase].lookup(tool)
+
+    def plan(self, phase: str | None, tool: str) -> Plan:
+        plans = self._plans[phase]
+        plan = plans.get(tool)
+        if plan is None:
+            default = Decision(self.default_effect, self.default_code, self.default_ref,
+                               f"no rule matched `{tool}`; default {self.agent.default.value}",
+                               (), self.agent.agent_id, tool)
+            plan = Plan(self._indexes[phase].find(tool), default)
+            if len(plans) >= CACHE_LIMIT:
+                plans.clear()  # bounded: hostile tool names cannot grow memory
+            plans[tool] = plan
+        return plan
 
 
 class Policy:
@@ -115,28 +186,29 @@ class Policy:
         """Decide one action. Pure: no I/O, never raises, same input -> same decision."""
         try:
             return self._evaluate(action)
-        except Exception as exc:  # noqa: BLE001 - the edge of a pure function: fail closed
+        except Exception as exc:  # the edge of a pure function: fail closed
             return _refuse(Code.INVALID_ACTION, f"action could not be evaluated: {exc}")
 
     def _canonical(self, raw: str) -> str | None:
-        name = self._names.get(raw, "")
-        if name == "":
-            name = canonical_tool(raw)
-            if len(self._names) >= CACHE_LIMIT:
-                self._names.clear()
-            self._names[raw] = name
+        name = canonical_tool(raw)
+        if len(self._names) >= CACHE_LIMIT:
+            self._names.clear()
+        self._names[raw] = name
         return name
 
     def _evaluate(self, action: Mapping[str, Any]) -> Decision:
-        if not isinstance(action, Mapping):
+        if action.__class__ is not dict and not isinstance(action, Mapping):
             return _refuse(Code.INVALID_ACTION, "action must be a mapping")
-        raw_tool = action.get("tool")
-        if not isinstance(raw_tool, str):
+        get = action.get
+        raw_tool = get("tool")
+        if raw_tool.__class__ is not str and not isinstance(raw_tool, str):
             return _refuse(Code.INVALID_ACTION, "action needs a `tool` string")
-        tool = self._canonical(raw_tool)
+        tool = self._names.get(raw_tool, _UNSEEN)
+        if tool == _UNSEEN:
+            tool = self._canonical(raw_tool)
         if not tool:
             return _refuse(Code.INVALID_ACTION, "tool name is empty or holds a NUL byte")
-        agent_id = action.get("agent")
+        agent_id = get("agent")
         compiled = self.agents.get(agent_id) if isinstance(agent_id, str) else None
         if compiled is None:
             compiled = self._any
@@ -145,71 +217,118 @@ class Policy:
                                f"agent `{agent_id}` is not declared by this policy",
                                agent_id=agent_id if isinstance(agent_id, str) else None,
                                tool=tool)
-        agent_name = agent_id if isinstance(agent_id, str) else compiled.agent.agent_id
-        ctx = _context(action, tool, agent_name)
-        if isinstance(ctx, Decision):
-            return ctx
+        agent_name: str = agent_id if isinstance(agent_id, str) else compiled.agent.agent_id
+
+        # Validate the action's parts before any decision, static ones included.
+        args = get("args")
+        if args is None:
+            args = EMPTY
+        elif args.__class__ is not dict and not isinstance(args, Mapping):
+            return _refuse(Code.INVALID_ACTION, "`args` must be a mapping",
+                           agent_id=agent_name, tool=tool)
+        session = get("session")
+        if session is None:
+            session = EMPTY
+        elif session.__class__ is not dict and not isinstance(session, Mapping):
+            return _refuse(Code.INVALID_ACTION, "`session` must be a mapping",
+                           agent_id=agent_name, tool=tool)
+        principal = get("principal")
+        selectors = get("selectors")
+        http = get("http")
+        if principal is None:
+            principal = EMPTY
+        elif principal.__class__ is not dict and not isinstance(principal, Mapping):
+            return _refuse(Code.INVALID_ACTION, "`principal` must be a mapping",
+                           agent_id=agent_name, tool=tool)
+        if selectors is not None or http is not None:
+            for key, value in (("selectors", selectors), ("http", http)):
+                if value is not None and not isinstance(value, Mapping):
+                    return _refuse(Code.INVALID_ACTION, f"`{key}` must be a mapping",
+                                   agent_id=agent_name, tool=tool)
+        now = get("time")
+        if now is not None:
+            now = parse_time(now)
+            if now is None:
+                return _refuse(Code.INVALID_ACTION,
+                               "`time` must be a datetime or ISO-8601 string",
+                               agent_id=agent_name, tool=tool)
 
         phase_name: str | None = None
         if compiled.first_phase is not None:
-            active = ctx.session.get("phase") if isinstance(ctx.session, Mapping) else None
-            active = active if isinstance(active, str) else compiled.first_phase
-            entry = compiled.phases.get(active)
-            if entry is not None:
-                phase, visible = entry
-                if not any(m(tool) for m in visible):
-                    return Decision(Effect.DENY, Code.PHASE_DENY, phase.origin.ref,
-                                    f"`{tool}` is not available in phase `{active}`",
-                                    (TraceEntry(phase.origin.ref, "phase", active, "phase"),),
-                                    agent_name, tool)
-                phase_name = active
-            elif active not in compiled.phase_exits:
-                return Decision(Effect.DENY, Code.PHASE_DENY, compiled.default_ref,
-                                f"phase `{active}` is not declared for this agent",
-                                (), agent_name, tool)
+            phase = _phase_check(compiled, session, tool, agent_name)
+            if isinstance(phase, Decision):
+                return phase
+            phase_name = phase
 
-        candidates = compiled.candidates(phase_name, tool)
-        trace: list[TraceEntry] = []
+        plan = compiled._plans[phase_name].get(tool) or compiled.plan(phase_name, tool)
+        static = plan.static
+        if static is not None:
+            if static[5] == agent_name:
+                return static
+            return _new_decision(Decision, (*static[:5], agent_name, *static[6:]))
+
+        ctx = _new_context(Context)
+        ctx.tool = tool
+        ctx.agent = agent_name
+        ctx.args = args
+        ctx.session = session
+        ctx.principal = principal
+        ctx.selectors = selectors or EMPTY
+        ctx.http = http or EMPTY
+        model = get("model")
+        ctx.model = model if isinstance(model, str) else None
+        ctx._now = now
+
         # A matching `deny!` wins whatever its position.
-        for rule in candidates:
-            if rule.rule.mandatory:
-                r = True if rule.condition is None else rule.condition(ctx)
-                if r is not False:
-                    trace.append(_trace(rule, r))
-                    return _decide(rule, ctx, trace, agent_name, tool)
-        for rule in candidates:
-            if rule.rule.mandatory:
+        for rule in plan.mandatory:
+            cond = rule.condition
+            if cond is None:
+                return rule.decision((rule.matched,), agent_name, tool, ctx)
+            r = cond(ctx)
+            if r is True:
+                return rule.decision((rule.matched,), agent_name, tool, ctx)
+            if r is not False:
+                return rule.decision((rule.undecided(r),), agent_name, tool, ctx)
+        trace: list[TraceEntry] = []
+        for rule in plan.ordinary:
+            cond = rule.condition
+            r = True if cond is None else cond(ctx)
+            if r is True:
+                trace.append(rule.matched)
+                return rule.decision(tuple(trace), agent_name, tool, ctx)
+            if r is False:
+                trace.append(rule.unmatched)
                 continue
-            r = True if rule.condition is None else rule.condition(ctx)
-            trace.append(_trace(rule, r))
-            if r is True or (rule.strict and r is not False):
-                return _decide(rule, ctx, trace, agent_name, tool)
-        return Decision(compiled.default_effect, compiled.default_code, compiled.default_ref,
-                        f"no rule matched `{tool}`; default {compiled.agent.default.value}",
-                        tuple(trace), agent_name, tool)
+            trace.append(rule.undecided(r))
+            if rule.strict:
+                return rule.decision(tuple(trace), agent_name, tool, ctx)
+        default = plan.default
+        return _new_decision(Decision, (*default[:4], tuple(trace), agent_name,
+                                        *default[6:]))
 
 
-def _trace(rule: CompiledRule, r: bool | Unknown) -> TraceEntry:
-    if r is True:
-        return TraceEntry(rule.ref, rule.label, rule.rule.pattern, "matched")
-    if r is False:
-        return TraceEntry(rule.ref, rule.label, rule.rule.pattern, "false")
-    fields = r.fields if isinstance(r, Unknown) else ()
-    return TraceEntry(rule.ref, rule.label, rule.rule.pattern, "undecided", fields)
+def _phase_check(compiled: CompiledAgent, session: Mapping[str, Any], tool: str,
+                 agent_name: str) -> Decision | str | None:
+    """The active phase's name (None when restrictions are lifted), or its PHASE_DENY."""
+    active = session.get("phase")
+    active = active if isinstance(active, str) else compiled.first_phase
+    entry = compiled.phases.get(active) if active is not None else None
+    if entry is not None:
+        phase, visible = entry
+        if not any(m(tool) for m in visible):
+            return Decision(Effect.DENY, Code.PHASE_DENY, phase.origin.ref,
+                            f"`{tool}` is not available in phase `{active}`",
+                            (TraceEntry(phase.origin.ref, "phase", active or "", "phase"),),
+                            agent_name, tool)
+        return phase.name
+    if active not in compiled.phase_exits:
+        return Decision(Effect.DENY, Code.PHASE_DENY, compiled.default_ref,
+                        f"phase `{active}` is not declared for this agent",
+                        (), agent_name, tool)
+    return None  # a `next` phase this agent does not declare: its restrictions are over
 
 
-def _decide(rule: CompiledRule, ctx: Context, trace: list[TraceEntry], agent: str,
-            tool: str) -> Decision:
-    src = rule.rule
-    modified = None
-    shadow_effect = shadow_code = None
-    if src.effect is ir.RuleEffect.MODIFY:
-        modified = _modified_args(ctx.args, src.modify_args)
-    elif src.effect is ir.RuleEffect.SHADOW:
-        shadow_effect, shadow_code = Effect.DENY, Code.POLICY_DENY
-    return Decision(rule.effect, rule.code, rule.ref, rule.reason, tuple(trace), agent, tool,
-                    src.reason_code, src.rule_id, src.notify, modified, src.authority,
-                    shadow_effect, shadow_code)
+_new_context = object.__new__
 
 
 def _modified_args(args: Mapping[str, Any], changes: tuple[tuple[str, Any], ...]
@@ -234,30 +353,3 @@ def _modified_args(args: Mapping[str, Any], changes: tuple[tuple[str, Any], ...]
 def _refuse(code: Code, reason: str, *, agent_id: str | None = None,
             tool: str | None = None) -> Decision:
     return Decision(Effect.DENY, code, None, reason, (), agent_id, tool)
-
-
-def _mapping(action: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
-    value = action.get(key)
-    if value is None:
-        return EMPTY
-    return value if isinstance(value, Mapping) else None
-
-
-def _context(action: Mapping[str, Any], tool: str, agent: str) -> Context | Decision:
-    parts = {}
-    for key in ("args", "principal", "session", "selectors", "http"):
-        value = _mapping(action, key)
-        if value is None:
-            return _refuse(Code.INVALID_ACTION, f"`{key}` must be a mapping",
-                           agent_id=agent, tool=tool)
-        parts[key] = value
-    now = None
-    if action.get("time") is not None:
-        now = parse_time(action["time"])
-        if now is None:
-            return _refuse(Code.INVALID_ACTION, "`time` must be a datetime or ISO-8601 string",
-                           agent_id=agent, tool=tool)
-    model = action.get("model")
-    return Context(tool=tool, agent=agent, args=parts["args"], principal=parts["principal"],
-                   session=parts["session"], selectors=parts["selectors"], http=parts["http"],
-                   model=model if isinstance(model, str) else None, now=now)

@@ -39,14 +39,19 @@ class RuleIndex(Generic[T]):
                 self._wild.append(i)
         self._cache: dict[str, tuple[T, ...]] = {}
 
+    def find(self, name: str) -> tuple[T, ...]:
+        """The items whose pattern matches `name`, in their original order (no memo)."""
+        segment = name.split("/", 1)[0]
+        buckets = [self._exact.get(name, ()), self._by_segment.get(segment, ()), self._wild]
+        return tuple(self._items[i][1] for i in heapq.merge(*buckets)
+                     if self._matchers[i](name))
+
     def lookup(self, name: str) -> tuple[T, ...]:
+        """`find`, memoized per name in a bounded table."""
         hit = self._cache.get(name)
         if hit is not None:
             return hit
-        segment = name.split("/", 1)[0]
-        buckets = [self._exact.get(name, ()), self._by_segment.get(segment, ()), self._wild]
-        found = tuple(self._items[i][1] for i in heapq.merge(*buckets)
-                      if self._matchers[i](name))
+        found = self.find(name)
         if len(self._cache) >= CACHE_LIMIT:
             self._cache.clear()  # bounded: hostile tool names cannot grow memory
         self._cache[name] = found
