@@ -50,7 +50,8 @@ def as_number(v: Any) -> Decimal | None:
         v = v.amount
     if isinstance(v, bool) or not isinstance(v, int | float | Decimal):
         return None
-    d = Decimal(v)  # exact, also for floats
+    d = Decimal(repr(v)) if isinstance(v, float) else Decimal(v)  # a float is the decimal
+    # it was written as (JSON `0.1` equals `$0.10`)
     return d if d.is_finite() else None
 
 

@@ -13,7 +13,7 @@ from faramesh.fpl import ast
 from faramesh.fpl.diagnostics import Span
 from faramesh.fpl.formatter import format_file
 from faramesh.policy import ir
-from faramesh.policy.values import DataSize, Duration, Money, parse_duration
+from faramesh.policy.values import DIGITS, DataSize, Duration, Money, parse_duration
 
 _NO_SPAN = Span("<emit>", 0, 0)
 _WINDOW_WORDS = {"1s": "second", "1m": "minute", "1h": "hour", "1d": "day"}
@@ -133,7 +133,7 @@ def _word(text: str) -> ast.Scalar:
 def _reeval(text: str) -> ast.Scalar:
     if text in ("true", "false"):
         return ast.Scalar("bool", text == "true", text, _NO_SPAN)
-    if parse_duration(text) is not None and text[:1].isdigit():
+    if parse_duration(text) is not None and text[:1] in DIGITS:
         return ast.Scalar("duration", parse_duration(text), text, _NO_SPAN)
     return ast.Scalar("string", text, text, _NO_SPAN)
 

@@ -12,8 +12,10 @@ from enum import Enum
 from faramesh.fpl.diagnostics import DiagnosticSink
 from faramesh.policy.values import (
     CURRENCY_SYMBOLS,
+    DIGITS,
     DURATION_UNITS_S,
     SIZE_UNITS_B,
+    is_ascii_number,
     parse_duration,
     parse_money,
     parse_size,
@@ -111,7 +113,7 @@ def tokenize(text: str, sink: DiagnosticSink, line: int = 1, column: int = 1,
                 line += newlines
                 line_start = text.rfind("\n", start, i) + 1
             continue
-        if c in CURRENCY_SYMBOLS or (c.isdigit()):
+        if c in CURRENCY_SYMBOLS or c in DIGITS:
             j = i + 1
             while j < n and (text[j].isalnum() or text[j] in "._"):
                 j += 1
@@ -120,7 +122,7 @@ def tokenize(text: str, sink: DiagnosticSink, line: int = 1, column: int = 1,
             tokens.append(_number_token(raw, line, col(i), sink))
             i = j
             continue
-        if c == "-" and i + 1 < n and text[i + 1].isdigit():  # words never start with `-`
+        if c == "-" and i + 1 < n and text[i + 1] in DIGITS:  # words never start with `-`
             j = i + 1
             while j < n and (text[j].isalnum() or text[j] in "._"):
                 j += 1
@@ -191,7 +193,7 @@ def _number_token(raw: str, line: int, column: int, sink: DiagnosticSink) -> Tok
         if money is not None:
             return Token(T.MONEY, raw, line, column, len(raw), money)
     digits = cleaned.lstrip("-")
-    if digits.replace(".", "", 1).isdigit():
+    if is_ascii_number(digits):
         if "." in digits:
             from decimal import Decimal
             return Token(T.NUMBER, raw, line, column, len(raw), Decimal(cleaned))

@@ -18,7 +18,7 @@ from faramesh.fpl import ast, schema
 from faramesh.fpl.diagnostics import DiagnosticSink, Span
 from faramesh.fpl.expressions import resolve_names
 from faramesh.policy import ir
-from faramesh.policy.values import DataSize, Duration, Money, parse_duration
+from faramesh.policy.values import DataSize, Duration, Money, is_ascii_number, parse_duration
 
 RATE_WINDOW_TEXT = {"second": "1s", "minute": "1m", "hour": "1h", "day": "1d"}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -119,7 +119,7 @@ class Lowerer:
             fields: tuple[tuple[str, ir.BlockValue], ...] = (
                 ("verb", "orchestrator"), ("orchestrator", w[1]), ("undeclared", w[3]))
         elif len(w) in (6, 7) and w[0] == "grant" and w[2] == "to" and w[4] == "max" \
-                and w[5].isdigit() and (len(w) == 6 or w[6] == "approval"):
+                and is_ascii_number(w[5]) and (len(w) == 6 or w[6] == "approval"):
             fields = (("verb", "grant"), ("orchestrator", w[1]), ("target", w[3]),
                       ("max", int(w[5])), ("approval", len(w) == 7))
         else:

@@ -102,6 +102,8 @@ def _compile_var(path: tuple[str, ...]) -> ValueFn:
             return lambda _ctx: missing
         return lambda ctx: field(ctx.now)
     if root == "tool":
+        if rest:  # `tool.<field>` names nothing: undecided, never the tool's name
+            return lambda _ctx: missing
         return lambda ctx: ctx.tool
     if root == "agent":
         return lambda ctx: ctx.agent
@@ -192,10 +194,11 @@ def _compare_literal(op: str, left: ValueFn, lit: Any, mismatch: Unknown) -> Con
         def order_number(ctx: Context) -> bool | Unknown:
             a = left(ctx)
             cls = a.__class__
-            if cls is int or (cls is float and a - a == 0.0) or (  # finite numbers only
-                    cls is Decimal and a.is_finite()):
+            if cls is int or (cls is Decimal and a.is_finite()):
                 result: bool = cmp(a, num)
                 return result
+            if cls is float and a - a == 0.0:  # finite: compare the decimal it was sent as
+                return cmp(Decimal(repr(a)), num)  # type: ignore[no-any-return]
             return general(a)
         return order_number
     if op in ("==", "!="):
@@ -218,9 +221,10 @@ def _equal_literal(negate: bool, left: ValueFn, lit: Any, num: Any,
         def equal_number(ctx: Context) -> bool | Unknown:
             a = left(ctx)
             cls = a.__class__
-            if cls is int or (cls is float and a - a == 0.0) or (  # finite numbers only
-                    cls is Decimal and a.is_finite()):
+            if cls is int or (cls is Decimal and a.is_finite()):
                 return (a == num) is not negate
+            if cls is float and a - a == 0.0:  # finite: compare the decimal it was sent as
+                return (Decimal(repr(a)) == num) is not negate
             return general(a)  # `!=` is already negated there
         return equal_number
     if lit.__class__ is str or lit.__class__ is bool:
@@ -254,8 +258,10 @@ def _in_literal_list(left: ValueFn, items: list[Any],
         def in_numbers(ctx: Context) -> bool | Unknown:
             a = left(ctx)
             cls = a.__class__
-            if cls is int or (cls is float and a - a == 0.0):
+            if cls is int:
                 return a in values
+            if cls is float and a - a == 0.0:
+                return Decimal(repr(a)) in values
             return general(a)
         return in_numbers
     return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -74,11 +75,31 @@ class CompiledRule:
                                           fields))
 
 
+def _qualifier_regex(name: str, glob: str) -> str:
+    """HTTP qualifiers are globs: host and method case-insensitive, `*` any run of
+    characters (within one label for hosts, one segment for paths), `**` anything."""
+    stop = "." if name == "host" else "/"
+    out = ["(?is)^" if name in ("host", "method") else "(?s)^"]
+    i = 0
+    while i < len(glob):
+        if glob.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif glob[i] == "*":
+            out.append(f"[^{re.escape(stop)}]*")
+            i += 1
+        else:
+            out.append(re.escape(glob[i]))
+            i += 1
+    return "".join(out) + "$"
+
+
 def _qualifier_condition(rule: ir.Rule) -> ir.Expr | None:
-    """HTTP qualifiers (`host`, `method`, `path`) are extra equality tests on the action."""
-    parts: list[ir.Expr] = [ir.Compare("==", ir.Var((name,)), ir.Lit(value))
-                            for name, value in (("host", rule.host), ("method", rule.method),
-                                                ("path", rule.path)) if value is not None]
+    """HTTP qualifiers (`host`, `method`, `path`) are extra tests on the action's request."""
+    parts: list[ir.Expr] = [
+        ir.Compare("matches", ir.Var((name,)), ir.Lit(_qualifier_regex(name, value)))
+        for name, value in (("host", rule.host), ("method", rule.method), ("path", rule.path))
+        if value is not None]
     if rule.condition is not None:
         parts.append(rule.condition)
     if not parts:

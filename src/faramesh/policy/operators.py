@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from faramesh.policy.values import Money
+from faramesh.policy.values import Money, is_ascii_number
 
 
 class Unknown:
@@ -44,7 +44,7 @@ def lookup(root: Any, keys: Sequence[str], missing: Any) -> Any:
             if key not in value:
                 return missing
             value = value[key]
-        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+        elif isinstance(value, list) and is_ascii_number(key) and int(key) < len(value):
             value = value[int(key)]
         else:
             return missing
@@ -57,8 +57,8 @@ def number(value: Any) -> Any:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
+    if isinstance(value, float):  # the decimal it was written as: JSON 0.1 equals $0.10
+        return Decimal(repr(value)) if math.isfinite(value) else None
     if isinstance(value, Decimal):
         return value if value.is_finite() else None
     if isinstance(value, Money) and not isinstance(value.amount, Money):

@@ -18,6 +18,16 @@ SIZE_UNITS_B = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
                 "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
 
 
+DIGITS = frozenset("0123456789")
+
+
+def is_ascii_number(text: str) -> bool:
+    """`12` or `1.5` in ASCII digits (`str.isdigit` also admits `¹`, which int() refuses)."""
+    whole, _, fraction = text.partition(".")
+    return bool(whole) and set(whole) <= DIGITS and set(fraction) <= DIGITS and \
+        (not _ or bool(fraction))
+
+
 def _plain(d: Decimal) -> str:
     text = format(d.normalize(), "f")
     return text
@@ -72,7 +82,7 @@ def parse_size(text: str) -> DataSize | None:
     for unit in sorted(SIZE_UNITS_B, key=len, reverse=True):
         if t.endswith(unit):
             num = t[: -len(unit)]
-            if not num.isdigit():
+            if not num or not is_ascii_number(num) or "." in num:
                 return None
             return DataSize(int(num) * SIZE_UNITS_B[unit], t)
     return None
@@ -86,6 +96,6 @@ def parse_money(text: str) -> Money | None:
         currency, t = CURRENCY_SYMBOLS[t[0]], t[1:]
     elif len(t) > 3 and t[-3:].isalpha():
         currency, t = t[-3:].upper(), t[:-3]
-    if currency is None or not t or not (t.replace(".", "", 1).isdigit()):
+    if currency is None or not t or not is_ascii_number(t):
         return None
     return Money(Decimal(t), currency)

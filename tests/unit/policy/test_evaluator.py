@@ -435,3 +435,41 @@ def test_decisions_are_decision_records() -> None:
     d = policy(rule(P, "*")).evaluate(act("x"))
     assert isinstance(d, Decision)
     assert d._fields[-1] == "shadow_code" and len(d) == len(d._fields)
+
+
+def test_json_float_argument_equals_the_decimal_it_was_written_as() -> None:
+    from faramesh.fpl.compiler import compile_fpl
+
+    policy = Policy(compile_fpl('agent "a" {\n rules {\n  permit x if amount == 0.1\n'
+                                '  permit y if amount <= $0.10\n  permit z if amount in [0.3]\n'
+                                ' }\n}\n', "f.fms"))
+    for tool, amount in (("x", 0.1), ("y", 0.1), ("z", 0.1 + 0.2 - 0.0000000000000000555)):
+        decision = policy.evaluate({"agent": "a", "tool": tool, "args": {"amount": amount}})
+        assert decision.effect == "PERMIT", (tool, decision.trace)
+
+
+def test_http_qualifiers_are_globs_case_insensitive_for_host_and_method() -> None:
+    from faramesh.fpl.compiler import compile_fpl
+
+    policy = Policy(compile_fpl('agent "a" {\n rules {\n  permit api/get host "*.example.com" '
+                                'method "get" path "/v1/**"\n }\n}\n', "f.fms"))
+    base = {"agent": "a", "tool": "api/get"}
+    ok = {**base, "http": {"host": "API.Example.com", "method": "GET", "path": "/v1/a/b"}}
+    assert policy.evaluate(ok).effect == "PERMIT"
+    for http in ({"host": "evil.com", "method": "GET", "path": "/v1/a"},
+                 {"host": "a.b.example.com", "method": "GET", "path": "/v1/a"},
+                 {"host": "x.example.com", "method": "POST", "path": "/v1/a"},
+                 {"host": "x.example.com", "method": "GET", "path": "/v2/a"},
+                 {"method": "GET", "path": "/v1/a"}):
+        assert policy.evaluate({**base, "http": http}).effect == "DENY", http
+
+
+def test_tool_with_a_field_path_is_undecided_not_the_tool_name() -> None:
+    from faramesh.fpl.compiler import compile_fpl
+
+    policy = Policy(compile_fpl('agent "a" {\n default permit\n rules {\n'
+                                '  deny x if tool.tags == "x"\n  permit x if tool.tags == "x"\n'
+                                ' }\n}\n', "f.fms"))
+    decision = policy.evaluate({"agent": "a", "tool": "x"})
+    assert decision.code == "POLICY_DENY"
+    assert decision.trace[0].undecided == ("tool.tags",)
