@@ -2,7 +2,9 @@
 
 Tool names and patterns share a small alphabet of segments so that patterns match often,
 and conditions read arguments that actions sometimes give and sometimes leave out. Every
-generated IR is valid: canonical patterns, resolved variables, valid regular expressions.
+generated IR is valid: canonical patterns, resolved variables, valid regular expressions,
+and it passes `check_ir`: blocks stand where `faramesh.fpl.schema` allows them, with its
+fields and value types; ids are unique; rules, budgets and rate limits are complete.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from faramesh.fpl import schema
+from faramesh.fpl.lower import STANDARD_BUDGETS
 from faramesh.policy import ir
 from faramesh.policy.values import DataSize, Duration, Money, parse_duration, parse_size
 
@@ -31,6 +35,13 @@ ARG_PATHS = (("args", "amount"), ("args", "currency"), ("args", "path"), ("args"
 OTHER_PATHS = (("principal", "role"), ("principal", "groups"), ("session", "purpose"),
                ("time", "hour"), ("time", "weekday"), ("tool",), ("agent",), ("model",),
                ("host",), ("method",), ("selectors", "env"))
+NAMES = ("ops", "finance", "vault", "fsync", "local", "researcher")
+# Agent-level blocks the IR keeps as records of their own (rules, budgets, ...).
+RECORD_BLOCKS = frozenset({"rules", "budget", "phase", "delegate", "tool"})
+AGENT_BLOCK_KINDS = tuple(sorted(schema.AGENT_BLOCKS - RECORD_BLOCKS))
+TOP_BLOCK_KINDS = tuple(sorted(schema.TOP_BLOCKS - {"agent"}))
+AGENT_SETTING_KEYS = tuple(sorted(schema.AGENT_SETTINGS.keys() - {"default"}))
+OPEN_FIELD_KEYS = ("x", "region", "critical.sla_seconds", "max_calls_per_day")
 TIMES = ("2026-03-02T10:30:00+00:00", "2026-03-07T23:59:59+00:00", "2026-01-01T00:00:00Z")
 
 
@@ -97,9 +108,34 @@ def data_values() -> st.SearchStrategy[Any]:
         max_leaves=6)
 
 
-def field_pairs(values: st.SearchStrategy[Any]) -> st.SearchStrategy[tuple[tuple[str, Any], ...]]:
+def field_pairs(values: st.SearchStrategy[Any],
+                min_size: int = 0) -> st.SearchStrategy[tuple[tuple[str, Any], ...]]:
     keys = st.sampled_from(("allow", "deny", "mode", "max_duration", "on", "x"))
-    return st.lists(st.tuples(keys, values), max_size=3).map(tuple)
+    return st.lists(st.tuples(keys, values), min_size=min_size, max_size=3).map(tuple)
+
+
+@cache
+def texts() -> st.SearchStrategy[str]:
+    return st.one_of(st.sampled_from(WORDS), st.text(max_size=6))
+
+
+@cache
+def typed_values(kind: str, allowed: tuple[str, ...] = ()) -> st.SearchStrategy[Any]:
+    """Values of one schema type, as lowering gives them (`allowed`: the type's enum)."""
+    words = st.sampled_from(allowed or NAMES)
+    return {
+        schema.STRING: texts(), schema.WORD: words,
+        schema.EFFECT: st.sampled_from([e.value for e in ir.DEFAULT_EFFECTS]),
+        schema.MONEY: money(), schema.DURATION: durations(), schema.SIZE: sizes(),
+        schema.INT: st.integers(0, 10**6),
+        schema.NUMBER: st.one_of(st.integers(0, 10**6), st.decimals(
+            min_value=0, max_value=1000, places=2).map(Decimal.copy_abs)),
+        schema.RATIO: st.decimals(min_value=0, max_value=1, places=2).map(Decimal.copy_abs),
+        schema.BOOL: st.booleans(),
+        schema.STRINGS: st.lists(texts(), max_size=3).map(tuple),
+        schema.WORDS: st.lists(words, min_size=1, max_size=3).map(tuple),
+        schema.ANY: block_values(),
+    }[kind]
 
 
 # --- conditions --------------------------------------------------------------------------
@@ -198,8 +234,12 @@ def rules(draw: st.DrawFn, source: str = SOURCES[0]) -> ir.Rule:
     written = draw(st.sampled_from([*ir.RuleEffect, "permit", "permit", "deny!", "deny!"]))
     mandatory = written == "deny!"
     effect = ir.RuleEffect.DENY if mandatory else ir.RuleEffect(written)
-    modify = draw(field_pairs(data_values())) if effect is ir.RuleEffect.MODIFY or \
-        draw(st.integers(0, 9)) == 0 else ()
+    # `modify` rewrites at least one argument and only `modify` does; `step_up` names who
+    # may approve.
+    modify = draw(field_pairs(data_values(), min_size=1)) \
+        if effect is ir.RuleEffect.MODIFY else ()
+    authority = draw(st.one_of(st.just("finance-lead"), st.text(min_size=1, max_size=8))) \
+        if effect is ir.RuleEffect.STEP_UP else draw(_text_field())
     return ir.Rule(
         effect, draw(patterns()), draw(_opt(conditions())), mandatory,
         reason=draw(_text_field()), reason_code=draw(_opt(st.just("LIMIT"))),
@@ -208,21 +248,65 @@ def rules(draw: st.DrawFn, source: str = SOURCES[0]) -> ir.Rule:
         method=draw(_opt(st.sampled_from(("GET", "POST")))),
         path=draw(_opt(st.just("/v1/charges"))),
         modify_args=tuple((k if k != "x" else "args.user.name", v) for k, v in modify),
-        authority=draw(_text_field()), origin=draw(origins(source)))
+        authority=authority, origin=draw(origins(source)))
 
 
-@cache
-def blocks(source: str = SOURCES[0]) -> st.SearchStrategy[ir.Block]:
-    return st.builds(ir.Block, st.sampled_from(("egress", "session", "runtime", "provider")),
-                     _opt(st.sampled_from(("local", "vault"))), field_pairs(block_values()),
-                     origins(source))
+@st.composite
+def blocks(draw: st.DrawFn, source: str = SOURCES[0], top: bool = False) -> ir.Block:
+    """A block of a kind that may stand there (in an agent, or at the top level), with
+    fields of its schema; open blocks (provider, ambient, ...) take any field and value."""
+    kind = draw(st.sampled_from((*TOP_BLOCK_KINDS, "manifest") if top else AGENT_BLOCK_KINDS))
+    if kind == "manifest":
+        return draw(manifests(source))
+    spec = schema.BLOCKS[kind]
+    names = st.sampled_from(("local", "vault"))
+    name = None if spec.named is False else draw(names if spec.named else _opt(names))
+    keys = draw(st.lists(st.sampled_from(sorted(spec.fields)), max_size=3, unique=True)) \
+        if spec.fields else []
+    fields = [(k, draw(typed_values(spec.fields[k], schema.ENUMS.get((kind, k), ()))))
+              for k in keys]
+    if spec.open:
+        extra = [k for k in OPEN_FIELD_KEYS if k not in spec.fields]
+        fields += draw(st.lists(st.tuples(st.sampled_from(extra), block_values()),
+                                max_size=3, unique_by=lambda kv: kv[0]))
+    return ir.Block(kind, name, tuple(fields), draw(origins(source)))
+
+
+@st.composite
+def manifests(draw: st.DrawFn, source: str = SOURCES[0]) -> ir.Block:
+    """`manifest` lines as lowering gives them."""
+    orchestrator = draw(st.sampled_from(NAMES))
+    fields: tuple[tuple[str, ir.BlockValue], ...]
+    if draw(st.booleans()):
+        fields = (("verb", "orchestrator"), ("orchestrator", orchestrator),
+                  ("undeclared", draw(st.sampled_from(("deny", "defer")))))
+    else:
+        fields = (("verb", "grant"), ("orchestrator", orchestrator),
+                  ("target", draw(st.sampled_from(NAMES))), ("max", draw(st.integers(0, 99))),
+                  ("approval", draw(st.booleans())))
+    return ir.Block("manifest", None, fields, draw(origins(source)))
+
+
+@st.composite
+def budgets(draw: st.DrawFn, source: str = SOURCES[0]) -> ir.Budget:
+    """A budget with at least one limit; a custom id (`weekly`) says how long it lasts."""
+    budget_id = draw(st.sampled_from(("daily", "session", "weekly")))
+    limits = draw(st.lists(st.sampled_from(("max", "daily", "max_calls")), min_size=1,
+                           unique=True))
+    window = draw(durations() if budget_id not in STANDARD_BUDGETS else _opt(durations()))
+    return ir.Budget(budget_id, draw(money()) if "max" in limits else None,
+                     draw(money()) if "daily" in limits else None,
+                     draw(st.integers(0, 1000)) if "max_calls" in limits else None,
+                     draw(_opt(st.decimals(min_value=0, max_value=1, places=2))),
+                     draw(st.sampled_from(ir.DEFAULT_EFFECTS)), window, draw(origins(source)))
 
 
 @st.composite
 def agents(draw: st.DrawFn, agent_id: str | None = None,
            source: str = SOURCES[0]) -> ir.Agent:
-    def few(strategy: st.SearchStrategy[Any], n: int = 2) -> tuple[Any, ...]:
-        return tuple(draw(st.lists(strategy, max_size=n)))
+    def few(strategy: st.SearchStrategy[Any], n: int = 2,
+            unique_by: Any = None) -> tuple[Any, ...]:
+        return tuple(draw(st.lists(strategy, max_size=n, unique_by=unique_by)))
 
     # One agent in four works in phases: a phase hides every tool it does not list.
     names = draw(st.sampled_from(((), (), (), ("explore",), ("explore", "ship"))))
@@ -234,25 +318,23 @@ def agents(draw: st.DrawFn, agent_id: str | None = None,
         draw(st.sampled_from(ir.DEFAULT_EFFECTS)),
         tuple(draw(st.lists(rules(source), max_size=4))),
         phases,
-        few(st.builds(ir.RateLimit, patterns(), st.integers(0, 100), durations(),
+        few(st.builds(ir.RateLimit, patterns(), st.integers(1, 100), durations(),
                       origins(source))),
-        few(st.builds(ir.Budget, st.sampled_from(("daily", "session", "weekly")),
-                      _opt(money()), _opt(money()), _opt(st.integers(0, 1000)),
-                      _opt(st.decimals(min_value=0, max_value=1, places=2)),
-                      st.sampled_from(ir.DEFAULT_EFFECTS), _opt(durations()),
-                      origins(source))),
+        few(budgets(source), unique_by=lambda b: b.budget_id),
         few(st.builds(ir.Redaction, patterns(),
                       st.lists(st.sampled_from(("card.number", "ssn", "token")),
                                min_size=1, max_size=2).map(tuple), origins(source))),
         few(st.builds(ir.Delegation, st.sampled_from(AGENT_IDS), _opt(patterns()),
                       _opt(durations()), _opt(st.sampled_from(("permit", "deny", "defer",
                                                                "inherited"))),
-                      origins(source))),
-        few(blocks(source)),
-        draw(field_pairs(block_values())),
+                      origins(source)), unique_by=lambda d: d.target_agent),
+        few(blocks(source), unique_by=lambda b: (b.kind, b.name)),
+        # A setting may repeat, as in FPL; its values are text.
+        tuple(draw(st.lists(st.tuples(st.sampled_from(AGENT_SETTING_KEYS), texts()),
+                            max_size=3))),
         few(st.builds(ir.ToolDecl, tool_names(),
                       st.lists(st.sampled_from(("risk:high", "payments")),
-                               max_size=2).map(tuple))),
+                               max_size=2).map(tuple)), unique_by=lambda t: t.name),
         draw(origins(source)))
 
 
@@ -260,10 +342,12 @@ def agents(draw: st.DrawFn, agent_id: str | None = None,
 def policies(draw: st.DrawFn) -> ir.PolicyIR:
     source = draw(st.sampled_from(SOURCES))
     ids = draw(st.lists(st.sampled_from(AGENT_IDS), min_size=1, max_size=2, unique=True))
-    imports = draw(st.lists(st.builds(ir.Import, st.sampled_from(("./lib.fpl", "x@1.0.0")),
+    imports = draw(st.lists(st.builds(ir.Import, st.sampled_from(("./lib.fpl",
+                                                                  "shared/common.fms")),
                                       _opt(st.just("lib")), origins(source)), max_size=2))
     return ir.PolicyIR(tuple(draw(agents(agent_id=i, source=source)) for i in ids),
-                       tuple(draw(st.lists(blocks(source), max_size=2))), tuple(imports),
+                       tuple(draw(st.lists(blocks(source, top=True), max_size=2))),
+                       tuple(imports),
                        source)
 
 

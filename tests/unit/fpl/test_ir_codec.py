@@ -111,7 +111,9 @@ def test_a_converted_policy_makes_the_same_decisions(data: st.DataObject) -> Non
 def test_generated_actions_reach_rules_not_only_defaults() -> None:
     codes: Counter[Code] = Counter()
 
-    @settings(max_examples=60, deadline=None)
+    # A statistic over one sample: derandomized, so it does not pass or fail by the seed
+    # (about one random seed in twenty gives fewer than three rule codes).
+    @settings(max_examples=60, deadline=None, derandomize=True)
     @given(st.data())
     def collect(data: st.DataObject) -> None:
         policy = data.draw(policies())
@@ -202,7 +204,8 @@ def test_literals_condition_text_cannot_spell_travel_in_vars() -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(("a", "args.b", "c.d")), data_values()), max_size=3))
+@given(st.lists(st.tuples(st.sampled_from(("a", "args.b", "c.d")), data_values()), min_size=1,
+                max_size=3))
 def test_modify_args_keep_lists_tuples_mappings_and_numbers(
         changes: list[tuple[str, Any]]) -> None:
     rule = ir.Rule(ir.RuleEffect.MODIFY, "*", modify_args=tuple(changes))
@@ -241,7 +244,7 @@ def test_hand_written_yaml_reads_bare_names_aliases_vars_and_words() -> None:
 
 
 def test_block_values_read_literals_and_tags() -> None:
-    policy = loaded("blocks:\n- kind: session\n  fields:\n    max_duration: 15m\n"
+    policy = loaded("blocks:\n- kind: identity\n  fields:\n    max_duration: 15m\n"
                     "    ratio: 0.5\n    purpose: {string: 15m}\n    f: {float: '0.1'}\n"
                     "    allow: [a, $5]\n")
     fields = dict(policy.blocks[0].fields)
@@ -262,7 +265,8 @@ def test_a_rule_without_line_points_at_the_yaml_and_with_line_at_the_source() ->
 
 def test_json_reads_decimals_exactly_and_locates_values() -> None:
     text = ('{\n  "agents": [\n    {\n      "id": "a",\n      "budgets": [\n'
-            '        {"id": "d", "warn_at": 0.1000000000000000001}\n      ]\n    }\n  ]\n}\n')
+            '        {"id": "d", "max_calls": 5, "window": "7d", "warn_at": 0.1000000000000000001}'
+            '\n      ]\n    }\n  ]\n}\n')
     policy, errors = load(text, "json")
     assert policy is not None
     assert policy.agents[0].budgets[0].warn_at == Decimal("0.1000000000000000001")
