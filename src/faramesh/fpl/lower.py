@@ -93,7 +93,12 @@ class Lowerer:
         if flat:
             anchor = flat[0].span
             agent = self._agent_body(ir.ANY_AGENT, flat, anchor, dict(self.vars))
-            agents.insert(flat_position, agent)
+            if ir.ANY_AGENT in seen_agents:
+                self.error(anchor, "duplicate-agent", "top-level rules and `agent \"*\"` "
+                           "both declare the catch-all agent",
+                           f"the agent block is at {seen_agents[ir.ANY_AGENT]}; merge them")
+            else:
+                agents.insert(flat_position, agent)
         return ir.PolicyIR(tuple(agents), tuple(blocks), tuple(imports), self.file)
 
     def lower_import(self, node: ast.ImportNode) -> ir.Import:
@@ -156,6 +161,7 @@ class Lowerer:
         blocks: list[ir.Block] = []
         settings: list[tuple[str, ir.BlockValue]] = []
         tools: list[ir.ToolDecl] = []
+        tools_at: list[tuple[ir.ToolDecl, ir.Origin]] = []
         seen: dict[tuple[str, str | None], Span] = {}
         for stmt in body:
             if isinstance(stmt, ast.VarNode):
@@ -206,6 +212,7 @@ class Lowerer:
                     decl = self.lower_tool(stmt)
                     if decl is not None:
                         tools.append(decl)
+                        tools_at.append((decl, origin(stmt.span)))
                 elif stmt.keyword == "delegate":
                     delegation = self.lower_delegation(stmt)
                     if delegation is not None:
@@ -217,9 +224,22 @@ class Lowerer:
             else:
                 self._misplaced(stmt, "an agent")
         self.vars = saved
+        self._once("tool", [(t.name, o) for t, o in tools_at])
+        self._once("delegate", [(d.target_agent, d.origin) for d in delegations])
         return ir.Agent(agent_id, default, tuple(rules), tuple(phases), tuple(rate_limits),
                         tuple(budgets), tuple(redactions), tuple(delegations), tuple(blocks),
                         tuple(settings), tuple(tools), default_origin)
+
+    def _once(self, kind: str, named: list[tuple[str, ir.Origin]]) -> None:
+        """Tools (by canonical name) and delegations (by target) are declared once."""
+        first: dict[str, ir.Origin] = {}
+        for name, at in named:
+            if name in first:
+                self.error(Span(at.file, at.line, max(at.column, 1)), "duplicate-block",
+                           f"`{kind}` `{name}` is declared twice",
+                           f"the first one is at {first[name].ref}; merge them")
+            else:
+                first[name] = at
 
     def _misplaced(self, stmt: ast.Statement, where: str) -> None:
         what = stmt.keyword if isinstance(stmt, ast.BlockNode) else type(stmt).__name__

@@ -212,3 +212,17 @@ def test_unclosed_block_is_reported() -> None:
 
 def test_unterminated_string_is_reported() -> None:
     assert errors('agent "a {\n}\n')[0][0] == "unterminated-string"
+
+
+def test_flat_rules_beside_an_explicit_catch_all_agent_are_a_duplicate() -> None:
+    assert errors('agent "*" { default deny }\npermit x\n') == [("duplicate-agent", 2, 1)]
+
+
+def test_tools_are_declared_once_by_canonical_name() -> None:
+    text = 'agent "a" {\n tool "Stripe/Refund" {}\n tool "stripe/refund" {}\n}\n'
+    assert errors(text) == [("duplicate-block", 3, 2)]
+
+
+def test_delegations_are_declared_once_per_target() -> None:
+    text = 'agent "a" {\n delegate r { ttl 1m }\n delegate { target_agent = "r" }\n}\n'
+    assert errors(text) == [("duplicate-block", 3, 2)]
