@@ -245,24 +245,13 @@ def resolve_names(expr: ir.Expr, variables: dict[str, ir.Scalar] | None = None) 
     """Give every variable its full path: a declared `var` becomes its value, a built-in
     root (`args`, `principal`, `session`, `time`, `host`, ...) stays, and any other bare
     name means the argument of that name (`amount` is `args.amount`)."""
-    variables = variables or {}
-    if isinstance(expr, ir.Var):
-        head = expr.path[0]
-        if len(expr.path) == 1 and head in variables:
-            return ir.Lit(variables[head])
-        if head in ROOTS:
-            return expr
-        return ir.Var(("args", *expr.path))
-    if isinstance(expr, ir.Compare):
-        return ir.Compare(expr.op, resolve_names(expr.left, variables),
-                          resolve_names(expr.right, variables))
-    if isinstance(expr, ir.And | ir.Or):
-        return type(expr)(tuple(resolve_names(i, variables) for i in expr.items))
-    if isinstance(expr, ir.Not):
-        return ir.Not(resolve_names(expr.item, variables))
-    if isinstance(expr, ir.ListLit):
-        return ir.ListLit(tuple(resolve_names(i, variables) for i in expr.items))
-    if isinstance(expr, ir.Call):
-        return ir.Call(expr.name, tuple(resolve_names(a, variables) for a in expr.args),
-                       tuple((k, resolve_names(v, variables)) for k, v in expr.kwargs))
-    return expr
+    known = variables or {}
+
+    def resolve(leaf: ir.Lit | ir.Var) -> ir.Expr:
+        if isinstance(leaf, ir.Lit):
+            return leaf
+        head = leaf.path[0]
+        if len(leaf.path) == 1 and head in known:
+            return ir.Lit(known[head])
+        return leaf if head in ROOTS else ir.Var(("args", *leaf.path))
+    return ir.map_leaves(expr, resolve)

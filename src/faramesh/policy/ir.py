@@ -7,6 +7,7 @@ these. Conditions are kept as an expression tree (`Expr`) so they can be printed
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -231,3 +232,19 @@ class PolicyIR:
     blocks: tuple[Block, ...] = ()  # runtime, provider, identity, trust, system, ...
     imports: tuple[Import, ...] = ()
     source: str = field(default="<policy>", compare=False)
+
+
+def map_leaves(expr: Expr, leaf: Callable[[Lit | Var], Expr]) -> Expr:
+    """The same expression with every literal and variable replaced by `leaf(it)`."""
+    if isinstance(expr, Lit | Var):
+        return leaf(expr)
+    if isinstance(expr, ListLit):
+        return ListLit(tuple(map_leaves(i, leaf) for i in expr.items))
+    if isinstance(expr, Compare):
+        return Compare(expr.op, map_leaves(expr.left, leaf), map_leaves(expr.right, leaf))
+    if isinstance(expr, And | Or):
+        return type(expr)(tuple(map_leaves(i, leaf) for i in expr.items))
+    if isinstance(expr, Not):
+        return Not(map_leaves(expr.item, leaf))
+    return Call(expr.name, tuple(map_leaves(a, leaf) for a in expr.args),
+                tuple((k, map_leaves(v, leaf)) for k, v in expr.kwargs))

@@ -25,18 +25,11 @@ FLAT_VALUES = st.one_of(st.text("abc /", max_size=5), st.integers(-3, 300), st.b
 def decimal_literals(expr: ir.Expr) -> ir.Expr:
     """FPL writes every number in decimal: a binary float literal (which only the YAML/JSON
     forms can hold) becomes the decimal it prints as; the evaluator compares both alike."""
-    if isinstance(expr, ir.Lit) and isinstance(expr.value, float):
-        return ir.Lit(Decimal(repr(expr.value)))
-    if isinstance(expr, ir.Compare):
-        return ir.Compare(expr.op, decimal_literals(expr.left), decimal_literals(expr.right))
-    if isinstance(expr, ir.And | ir.Or | ir.ListLit):
-        return type(expr)(tuple(decimal_literals(i) for i in expr.items))
-    if isinstance(expr, ir.Not):
-        return ir.Not(decimal_literals(expr.item))
-    if isinstance(expr, ir.Call):
-        return ir.Call(expr.name, tuple(decimal_literals(a) for a in expr.args),
-                       tuple((k, decimal_literals(v)) for k, v in expr.kwargs))
-    return expr
+    def to_decimal(leaf: ir.Lit | ir.Var) -> ir.Expr:
+        if isinstance(leaf, ir.Lit) and isinstance(leaf.value, float):
+            return ir.Lit(Decimal(repr(leaf.value)))
+        return leaf
+    return ir.map_leaves(expr, to_decimal)
 
 
 @st.composite

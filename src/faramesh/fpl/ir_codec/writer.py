@@ -223,24 +223,11 @@ def _risky(value: ir.Scalar) -> bool:
 
 def _swap_literals(expr: ir.Expr, swap: Callable[[ir.Scalar], bool],
                    found: dict[str, ir.Scalar]) -> ir.Expr:
-    def walk(e: ir.Expr) -> ir.Expr:
-        if isinstance(e, ir.Lit):
-            if not swap(e.value):
-                return e
-            name = f"v{len(found) + 1}"
-            found[name] = e.value
-            return ir.Var((name,))
-        if isinstance(e, ir.ListLit):
-            return ir.ListLit(tuple(walk(i) for i in e.items))
-        if isinstance(e, ir.Compare):
-            return ir.Compare(e.op, walk(e.left), walk(e.right))
-        if isinstance(e, ir.And | ir.Or):
-            return type(e)(tuple(walk(i) for i in e.items))
-        if isinstance(e, ir.Not):
-            return ir.Not(walk(e.item))
-        if isinstance(e, ir.Call):
-            return ir.Call(e.name, tuple(walk(a) for a in e.args),
-                           tuple((k, walk(v)) for k, v in e.kwargs))
-        return e
-    return walk(expr)
+    def swap_literal(leaf: ir.Lit | ir.Var) -> ir.Expr:
+        if isinstance(leaf, ir.Var) or not swap(leaf.value):
+            return leaf
+        name = f"v{len(found) + 1}"
+        found[name] = leaf.value
+        return ir.Var((name,))
+    return ir.map_leaves(expr, swap_literal)
 
