@@ -43,6 +43,10 @@ _new_decision = tuple.__new__  # Decision/TraceEntry without the keyword-parsing
 _UNSEEN = "\x00"  # never a canonical name: marks a name the cache has not seen
 
 
+# The parts of an action that must be mappings when present, in the order unpacked below.
+_MAPPING_PARTS = ("args", "session", "principal", "selectors", "http")
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
     rule: ir.Rule
@@ -241,31 +245,16 @@ class Policy:
         agent_name: str = agent_id if isinstance(agent_id, str) else compiled.agent.agent_id
 
         # Validate the action's parts before any decision, static ones included.
-        args = get("args")
-        if args is None:
-            args = EMPTY
-        elif args.__class__ is not dict and not isinstance(args, Mapping):
-            return _refuse(Code.INVALID_ACTION, "`args` must be a mapping",
-                           agent_id=agent_name, tool=tool)
-        session = get("session")
-        if session is None:
-            session = EMPTY
-        elif session.__class__ is not dict and not isinstance(session, Mapping):
-            return _refuse(Code.INVALID_ACTION, "`session` must be a mapping",
-                           agent_id=agent_name, tool=tool)
-        principal = get("principal")
-        selectors = get("selectors")
-        http = get("http")
-        if principal is None:
-            principal = EMPTY
-        elif principal.__class__ is not dict and not isinstance(principal, Mapping):
-            return _refuse(Code.INVALID_ACTION, "`principal` must be a mapping",
-                           agent_id=agent_name, tool=tool)
-        if selectors is not None or http is not None:
-            for key, value in (("selectors", selectors), ("http", http)):
-                if value is not None and not isinstance(value, Mapping):
-                    return _refuse(Code.INVALID_ACTION, f"`{key}` must be a mapping",
-                                   agent_id=agent_name, tool=tool)
+        parts = []
+        for key in _MAPPING_PARTS:
+            value = get(key)
+            if value is None:
+                value = EMPTY
+            elif value.__class__ is not dict and not isinstance(value, Mapping):
+                return _refuse(Code.INVALID_ACTION, f"`{key}` must be a mapping",
+                               agent_id=agent_name, tool=tool)
+            parts.append(value)
+        args, session, principal, selectors, http = parts
         now = get("time")
         if now is not None:
             now = parse_time(now)
@@ -294,8 +283,8 @@ class Policy:
         ctx.args = args
         ctx.session = session
         ctx.principal = principal
-        ctx.selectors = selectors or EMPTY
-        ctx.http = http or EMPTY
+        ctx.selectors = selectors
+        ctx.http = http
         model = get("model")
         ctx.model = model if isinstance(model, str) else None
         ctx._now = now

@@ -65,6 +65,15 @@ def compile_call(name: str, args: list[ValueFn], kwargs: dict[str, ValueFn]) -> 
                 return v
         return values
 
+    def with_history(ctx: Context) -> tuple[list[Any], list[Mapping[str, Any]]] | Unknown:
+        """The evaluated arguments and the session history, or what left either undecided."""
+        vals, history = evaluated(ctx), _history(ctx, missing)
+        if isinstance(vals, Unknown):
+            return vals
+        if isinstance(history, Unknown):
+            return history
+        return vals, history
+
     if name == "purpose":
         purpose_missing = Unknown(("session.purpose",))
 
@@ -82,11 +91,10 @@ def compile_call(name: str, args: list[ValueFn], kwargs: dict[str, ValueFn]) -> 
 
     if name == "history_sequence":
         def history_sequence(ctx: Context) -> Any:
-            vals, history = evaluated(ctx), _history(ctx, missing)
-            if isinstance(vals, Unknown):
-                return vals
-            if isinstance(history, Unknown):
-                return history
+            inputs = with_history(ctx)
+            if isinstance(inputs, Unknown):
+                return inputs
+            vals, history = inputs
             if not vals:
                 return bad
             # The named tools are the most recent calls, in order, ending with this one.
@@ -97,11 +105,10 @@ def compile_call(name: str, args: list[ValueFn], kwargs: dict[str, ValueFn]) -> 
 
     if name == "history_contains_within":
         def history_contains_within(ctx: Context) -> Any:
-            vals, history = evaluated(ctx), _history(ctx, missing)
-            if isinstance(vals, Unknown):
-                return vals
-            if isinstance(history, Unknown):
-                return history
+            inputs = with_history(ctx)
+            if isinstance(inputs, Unknown):
+                return inputs
+            vals, history = inputs
             if len(vals) != 2 or not isinstance(vals[0], str) or number(vals[1]) is None:
                 return bad
             matcher = compile_pattern(vals[0].casefold())
@@ -143,22 +150,23 @@ def compile_call(name: str, args: list[ValueFn], kwargs: dict[str, ValueFn]) -> 
         return any_match
 
     if name in ("session.sum", "session.count"):
-        return _aggregate(name, evaluated, kwargs, missing, bad)
+        return _aggregate(name, with_history, kwargs, bad)
 
     return lambda _ctx: bad  # pragma: no cover - unknown names are compile errors
 
 
-def _aggregate(name: str, evaluated: Callable[[Context], list[Any] | Unknown],
-               kwargs: dict[str, ValueFn], missing: Unknown, bad: Unknown) -> ValueFn:
+def _aggregate(name: str,
+               with_history: Callable[[Context], tuple[list[Any], list[Mapping[str, Any]]]
+                                      | Unknown],
+               kwargs: dict[str, ValueFn], bad: Unknown) -> ValueFn:
     window = kwargs.get("window")
     tool_kw = kwargs.get("tool")
 
     def aggregate(ctx: Context) -> Any:
-        vals, history = evaluated(ctx), _history(ctx, missing)
-        if isinstance(vals, Unknown):
-            return vals
-        if isinstance(history, Unknown):
-            return history
+        inputs = with_history(ctx)
+        if isinstance(inputs, Unknown):
+            return inputs
+        vals, history = inputs
         field, tool_glob = _sum_target(vals, name)
         if tool_kw is not None:
             t = tool_kw(ctx)
