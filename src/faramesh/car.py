@@ -1,4 +1,6 @@
-"""The canonical action record's first duty: one canonical spelling of every tool name.
+"""The canonical action record (CAR): one tool call, normalized, whatever the transport.
+
+Its first duty is one canonical spelling of every tool name.
 
 Every matcher (rules, phases, rate limits, redaction, egress, delegation scopes) sees only
 canonical names, so `SHELL/exec`, ` admin//delete` or a Cyrillic look-alike of `shell`
@@ -9,8 +11,17 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
+from typing import Any
+
+from ulid import ULID
+
+from faramesh.errors import ActionError
 
 # Characters that render as nothing and are removed: format controls (zero-width
 # spaces and joiners, bidi overrides, soft hyphen) and variation selectors.
@@ -65,3 +76,148 @@ def canonical_tool(raw: str) -> str | None:
 def canonical_pattern(raw: str) -> str:
     """Patterns get the same folding as names (a NUL in a pattern is a compile error)."""
     return canonical_tool(raw) or ""
+
+
+# --- the canonical action record ----------------------------------------------------------
+
+# Limits on one request, whatever the transport (documented in docs/wire-format.md).
+MAX_DEPTH = 32  # nesting of args/principal/http
+MAX_STRING = 64  # agent ids, session ids, request ids: characters
+DEFAULT_SESSION = "default"  # the session of a call that names none
+_OPTIONAL_STRINGS = ("session_id", "request_id", "purpose", "model")
+_MAPPINGS = ("args", "principal", "http")
+KNOWN_FIELDS = frozenset({"agent", "tool", "args", "session_id", "principal", "cost",
+                          "request_id", "purpose", "model", "http", "delegation"})
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent the request, as the transport saw it (socket peer credentials, address)."""
+
+    transport: str  # "socket" | "http" | "inprocess" | a gateway's name
+    pid: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+    address: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in (("transport", self.transport), ("pid", self.pid),
+                                  ("uid", self.uid), ("gid", self.gid),
+                                  ("address", self.address)) if v is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class CAR:
+    """One tool call, normalized: every transport builds this and calls the one `decide`."""
+
+    action_id: str  # ULID, assigned at ingress; the id of the decision's record
+    agent_id: str
+    tool: str  # canonical tool name
+    raw_tool: str  # as the caller spelled it
+    args: Mapping[str, Any]
+    caller: Caller
+    received_at: datetime  # UTC, the daemon's clock
+    session_id: str = DEFAULT_SESSION
+    principal: Mapping[str, Any] = field(default_factory=dict)
+    cost_usd: Decimal | None = None
+    request_id: str | None = None
+    purpose: str | None = None
+    model: str | None = None
+    http: Mapping[str, Any] = field(default_factory=dict)
+    delegation: tuple[str, ...] = ()  # delegating agents, outermost first
+
+    def action(self, **extra: Any) -> dict[str, Any]:
+        """The mapping `Policy.evaluate` reads; `extra` adds `session`, `selectors`."""
+        out: dict[str, Any] = {"agent": self.agent_id, "tool": self.tool, "args": self.args,
+                               "principal": self.principal, "http": self.http,
+                               "time": self.received_at}
+        if self.model is not None:
+            out["model"] = self.model
+        out.update(extra)
+        return out
+
+
+def new_action_id(now: datetime) -> str:
+    """A ULID: 48 bits of milliseconds and 80 random bits, Crockford base32."""
+    return str(ULID.from_datetime(now))
+
+
+def build_car(request: Mapping[str, Any], caller: Caller, now: datetime) -> CAR:
+    """The CAR of one request object; raise ActionError naming the field at fault."""
+    if not isinstance(request, Mapping):
+        raise ActionError("a request is a JSON object", field="")
+    unknown = sorted(k for k in request if k not in KNOWN_FIELDS and k not in ("op", "id"))
+    if unknown:
+        raise ActionError(f"unknown field `{unknown[0]}`", field=str(unknown[0]))
+    agent_id = _string(request, "agent", required=True)
+    raw_tool = request.get("tool")
+    if not isinstance(raw_tool, str) or not raw_tool.strip():
+        raise ActionError("`tool` must be a non-empty string", field="tool")
+    if len(raw_tool) > 1024:
+        raise ActionError("`tool` is longer than 1024 characters", field="tool")
+    tool = canonical_tool(raw_tool)
+    if not tool:
+        raise ActionError("`tool` is empty or holds a NUL byte", field="tool")
+    parts: dict[str, Mapping[str, Any]] = {}
+    for key in _MAPPINGS:
+        value = request.get(key)
+        if value is None:
+            value = {}
+        if not isinstance(value, Mapping):
+            raise ActionError(f"`{key}` must be an object", field=key)
+        _check_depth(value, key)
+        parts[key] = value
+    strings = {key: _string(request, key) for key in _OPTIONAL_STRINGS}
+    delegation = request.get("delegation")
+    if delegation is None:
+        chain: tuple[str, ...] = ()
+    elif isinstance(delegation, list) and all(isinstance(a, str) and a for a in delegation):
+        chain = tuple(delegation)
+    else:
+        raise ActionError("`delegation` must be a list of agent ids", field="delegation")
+    return CAR(
+        action_id=new_action_id(now), agent_id=agent_id or "", tool=tool, raw_tool=raw_tool,
+        args=parts["args"], caller=caller, received_at=now,
+        session_id=strings["session_id"] or DEFAULT_SESSION, principal=parts["principal"],
+        cost_usd=_cost(request.get("cost")), request_id=strings["request_id"],
+        purpose=strings["purpose"], model=strings["model"], http=parts["http"],
+        delegation=chain)
+
+
+def _string(request: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
+    value = request.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ActionError(f"`{key}` must be a non-empty string", field=key)
+    limit = 1024 if key == "purpose" else MAX_STRING * 4 if key == "model" else MAX_STRING
+    if len(value) > limit or "\x00" in value:
+        raise ActionError(f"`{key}` is longer than {limit} characters or holds a NUL byte",
+                          field=key)
+    return value
+
+
+def _cost(value: object) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ActionError("`cost` must be a number of US dollars", field="cost")
+    try:
+        cost = Decimal(str(value).removeprefix("$"))
+    except InvalidOperation:
+        raise ActionError("`cost` must be a number of US dollars", field="cost") from None
+    if not cost.is_finite() or cost < 0:
+        raise ActionError("`cost` must be a finite number, zero or more", field="cost")
+    return cost
+
+
+def _check_depth(value: object, key: str) -> None:
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ActionError(f"`{key}` nests deeper than {MAX_DEPTH} levels", field=key)
+        if isinstance(node, Mapping):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)

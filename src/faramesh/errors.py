@@ -3,9 +3,14 @@
     FarameshError                       code
     ├── PolicyError                     POLICY_INVALID   (one or more located diagnostics)
     ├── PolicyLoadError                 POLICY_UNREADABLE (a file that cannot be read)
-    └── ActionError                     ACTION_INVALID   (an action that is not a mapping of the
-                                                          documented shape; `evaluate` never
-                                                          raises it, it answers a DENY instead)
+    ├── ActionError                     ACTION_INVALID   (a request that is not a mapping of the
+    │                                                     documented shape; `evaluate` never
+    │                                                     raises it, it answers a DENY instead;
+    │                                                     ingress answers a structured error)
+    ├── RecordError                     RECORD_UNWRITABLE (the WAL cannot take a record: the
+    │                                                     daemon goes degraded and denies)
+    └── DaemonError                     DAEMON_UNAVAILABLE (no daemon answers on the socket, or
+                                                          it refused a control command)
 
 A DENY is a value, not an exception: nothing in the decision path raises to deny.
 """
@@ -45,6 +50,22 @@ class PolicyLoadError(FarameshError):
 
 
 class ActionError(FarameshError):
-    """An action record is malformed."""
+    """An action record is malformed. `field` names the request field at fault."""
 
     code = "ACTION_INVALID"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class RecordError(FarameshError):
+    """A decision record could not be made durable; nothing may be answered without it."""
+
+    code = "RECORD_UNWRITABLE"
+
+
+class DaemonError(FarameshError):
+    """The daemon could not be reached, or refused a control command."""
+
+    code = "DAEMON_UNAVAILABLE"

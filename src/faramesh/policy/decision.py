@@ -44,6 +44,10 @@ class Code(StrEnum):
     DELEGATION_DENIED = "DELEGATION_DENIED"
     SCAN_DENY = "SCAN_DENY"
     RUNTIME_GAP = "RUNTIME_GAP"
+    SESSION_EXPIRED = "SESSION_EXPIRED"  # past the session's max_duration or idle_timeout
+    SELECTOR_UNAVAILABLE = "SELECTOR_UNAVAILABLE"  # a selector failed; its on_unavailable
+    AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"  # the record could not be written: degraded
+    STAGE_FAILED = "STAGE_FAILED"  # a pipeline stage raised: denied, fail closed
 
 
 class TraceEntry(NamedTuple):

@@ -1,0 +1,69 @@
+"""`decide`: run one CAR through the stages and return its Outcome (step 11).
+
+The one enforcement path: every transport builds a CAR and calls `Pipeline.decide`.
+A stage that raises fails closed: the call is denied with STAGE_FAILED and still
+recorded. The policy is read once per call, so `swap` never splits a call between two
+policies.
+"""
+
+from __future__ import annotations
+
+import logging
+from time import perf_counter_ns
+
+from faramesh.car import CAR
+from faramesh.pipeline.call import Call, Env
+from faramesh.pipeline.outcome import Outcome
+from faramesh.pipeline.stages import STAGES, When
+from faramesh.policy.decision import Code, Effect
+from faramesh.policy.evaluator import Policy
+from faramesh.policy.ir import ANY_AGENT
+
+log = logging.getLogger(__name__)
+
+# Codes that deny in every mode: an emergency stop is never a dry run, and nothing is
+# let through that could not be recorded.
+ALWAYS_ENFORCED = frozenset({Code.KILL_SWITCH, Code.DAEMON_NOT_READY, Code.AUDIT_UNAVAILABLE,
+                             Code.STAGE_FAILED})
+
+
+class Pipeline:
+    def __init__(self, env: Env, policy: Policy) -> None:
+        self.env = env
+        self.policy = policy
+
+    def swap(self, policy: Policy) -> None:
+        """Put a new policy in force for every call that arrives from now on."""
+        self.policy = policy
+
+    async def decide(self, car: CAR) -> Outcome:
+        started = perf_counter_ns()
+        policy = self.policy
+        agents = policy.agents
+        call = Call(car, policy, agents.get(car.agent_id) or agents.get(ANY_AGENT))
+        env = self.env
+        latency = call.latency_ns
+        for name, run, when in STAGES:
+            decision = call.decision
+            if decision is not None and (when is When.UNDECIDED or (
+                    when is When.NOT_DENIED and decision.effect is Effect.DENY)):
+                continue
+            t0 = perf_counter_ns()
+            try:
+                await run(call, env)
+            except Exception:  # the stage runner is an edge: fail closed, keep recording
+                log.exception("stage %s failed for action %s", name, car.action_id)
+                call.decide(Effect.DENY, Code.STAGE_FAILED,
+                            f"stage `{name}` failed; denied (fail closed)")
+            latency[name] = perf_counter_ns() - t0
+        return outcome_of(call, env.settings.mode, perf_counter_ns() - started)
+
+
+def outcome_of(call: Call, mode: str, elapsed_ns: int) -> Outcome:
+    decision = call.decision
+    assert decision is not None  # `policy` or an earlier stage always decides
+    effect = decision.effect
+    if mode == "audit" and decision.code not in ALWAYS_ENFORCED:
+        effect = Effect.PERMIT
+    return Outcome(call.car.action_id, decision, effect, mode, call.resolution,
+                   tuple(call.warnings), elapsed_ns / 1000)
