@@ -191,9 +191,9 @@ def _string(request: Mapping[str, Any], key: str, *, required: bool = False) -> 
     if not isinstance(value, str) or not value:
         raise ActionError(f"`{key}` must be a non-empty string", field=key)
     limit = 1024 if key == "purpose" else MAX_STRING * 4 if key == "model" else MAX_STRING
-    if len(value) > limit or "\x00" in value:
-        raise ActionError(f"`{key}` is longer than {limit} characters or holds a NUL byte",
-                          field=key)
+    if len(value) > limit or not value.isprintable():
+        raise ActionError(f"`{key}` is longer than {limit} characters or holds a control "
+                          f"character", field=key)
     return value
 
 

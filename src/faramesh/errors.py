@@ -66,6 +66,11 @@ class RecordError(FarameshError):
 
 
 class DaemonError(FarameshError):
-    """The daemon could not be reached, or refused a control command."""
+    """The daemon could not be reached, or refused a command; `remote_code` is the code
+    of the daemon's structured error when it answered one."""
 
     code = "DAEMON_UNAVAILABLE"
+
+    def __init__(self, message: str, *, remote_code: str | None = None) -> None:
+        super().__init__(message)
+        self.remote_code = remote_code

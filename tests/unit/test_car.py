@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from faramesh.car import canonical_pattern, canonical_tool
+from faramesh.car import MAX_DEPTH, Caller, build_car, canonical_pattern, canonical_tool
+from faramesh.errors import ActionError
 
 
 @pytest.mark.parametrize(("raw", "canonical"), [
@@ -86,3 +90,70 @@ def test_canonical_names_have_no_empty_or_padded_segments(raw: str) -> None:
         assert all(s and s == s.strip() for s in segments)
         assert segments[0] not in (".", "..")
         assert name == name.casefold()
+
+
+# --- build_car: one request object -> one CAR, or a structured refusal --------------------
+
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+CALLER = Caller("socket", pid=42, uid=1000, gid=1000)
+
+
+def test_a_request_becomes_a_car_with_a_canonical_tool_and_an_action_id() -> None:
+    car = build_car({"agent": "bot", "tool": " Stripe//Charge ", "args": {"amount": 3},
+                     "cost": "1.25", "session_id": "s1", "request_id": "r1"}, CALLER, NOW)
+    assert (car.agent_id, car.tool, car.raw_tool) == ("bot", "stripe/charge", " Stripe//Charge ")
+    assert car.cost_usd == Decimal("1.25")
+    assert (car.session_id, car.request_id, car.caller.pid) == ("s1", "r1", 42)
+    assert len(car.action_id) == 26 and car.received_at == NOW
+
+
+def test_action_ids_are_unique_and_ordered_by_time() -> None:
+    ids = [build_car({"agent": "a", "tool": "t"}, CALLER, NOW).action_id for _ in range(100)]
+    later = build_car({"agent": "a", "tool": "t"}, CALLER, NOW.replace(minute=1)).action_id
+    assert len(set(ids)) == 100
+    assert all(later > i for i in ids)
+
+
+def test_a_call_without_a_session_id_belongs_to_the_default_session() -> None:
+    assert build_car({"agent": "a", "tool": "t"}, CALLER, NOW).session_id == "default"
+
+
+@pytest.mark.parametrize(("request_", "field"), [
+    ([], ""),
+    ({"tool": "t"}, "agent"),
+    ({"agent": "", "tool": "t"}, "agent"),
+    ({"agent": 7, "tool": "t"}, "agent"),
+    ({"agent": "a"}, "tool"),
+    ({"agent": "a", "tool": "  "}, "tool"),
+    ({"agent": "a", "tool": "x\x00y"}, "tool"),
+    ({"agent": "a", "tool": "t" * 2000}, "tool"),
+    ({"agent": "a", "tool": "t", "args": [1]}, "args"),
+    ({"agent": "a", "tool": "t", "principal": "root"}, "principal"),
+    ({"agent": "a", "tool": "t", "cost": -1}, "cost"),
+    ({"agent": "a", "tool": "t", "cost": "NaN"}, "cost"),
+    ({"agent": "a", "tool": "t", "cost": True}, "cost"),
+    ({"agent": "a", "tool": "t", "cost": "ten"}, "cost"),
+    ({"agent": "a", "tool": "t", "session_id": "s" * 65}, "session_id"),
+    ({"agent": "a\x1fb", "tool": "t"}, "agent"),
+    ({"agent": "a", "tool": "t", "session_id": "s\nx"}, "session_id"),
+    ({"agent": "a", "tool": "t", "delegation": "boss"}, "delegation"),
+    ({"agent": "a", "tool": "t", "delegation": ["boss", ""]}, "delegation"),
+    ({"agent": "a", "tool": "t", "surprise": 1}, "surprise"),
+])
+def test_a_malformed_request_is_refused_naming_its_field(request_: object, field: str) -> None:
+    with pytest.raises(ActionError) as info:
+        build_car(request_, CALLER, NOW)  # type: ignore[arg-type]
+    assert info.value.field == field
+    assert info.value.code == "ACTION_INVALID"
+
+
+def test_arguments_nested_beyond_the_limit_are_refused() -> None:
+    args: dict[str, object] = {}
+    node = args
+    for _ in range(MAX_DEPTH + 1):
+        child: dict[str, object] = {}
+        node["x"] = child
+        node = child
+    with pytest.raises(ActionError) as info:
+        build_car({"agent": "a", "tool": "t", "args": args}, CALLER, NOW)
+    assert info.value.field == "args"

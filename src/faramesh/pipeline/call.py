@@ -38,6 +38,7 @@ class Env:
     settings: Settings
     clock: Callable[[], datetime]
     selectors: Any = None  # pipeline.selectors.SelectorCache, set by the daemon
+    dpr: Any = None  # audit.index.RecordIndex: takes records off the hot path (`submit`)
 
 
 @dataclass(slots=True)
@@ -59,6 +60,7 @@ class Call:
     state_ops: list[StateOp] = field(default_factory=list)
     latency_ns: dict[str, int] = field(default_factory=dict)
     sequence: int | None = None  # the record's WAL sequence, set by `record`
+    record: dict[str, Any] | None = None  # what `record` wrote, handed to `dpr`
 
     def decide(self, effect: Effect, code: Code, reason: str, *,
                rule_ref: str | None = None) -> None:
@@ -79,3 +81,15 @@ class Call:
 
 
 _STRICTNESS = {Effect.PERMIT: 0, Effect.DEFER: 1, Effect.DENY: 2}
+
+# Codes that deny in every mode: an emergency stop is never a dry run, and nothing is
+# let through that could not be recorded or whose checks failed.
+ALWAYS_ENFORCED = frozenset({Code.KILL_SWITCH, Code.DAEMON_NOT_READY, Code.AUDIT_UNAVAILABLE,
+                             Code.STAGE_FAILED})
+
+
+def answered_effect(decision: Decision, mode: str) -> Effect:
+    """What the caller is told to do: the decision, or PERMIT in audit mode."""
+    if mode == "audit" and decision.code not in ALWAYS_ENFORCED:
+        return Effect.PERMIT
+    return decision.effect

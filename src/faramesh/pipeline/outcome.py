@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from faramesh.policy.decision import Code, Decision, Effect
@@ -18,6 +18,7 @@ class Outcome:
     resolution: Mapping[str, Any]
     warnings: tuple[Code, ...] = ()
     latency_us: float = 0.0
+    stage_latency_ns: Mapping[str, int] = field(default_factory=dict)  # not on the wire
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON object of docs/wire-format.md (`decision` on the socket, HTTP body)."""

@@ -12,7 +12,7 @@ import logging
 from time import perf_counter_ns
 
 from faramesh.car import CAR
-from faramesh.pipeline.call import Call, Env
+from faramesh.pipeline.call import Call, Env, answered_effect
 from faramesh.pipeline.outcome import Outcome
 from faramesh.pipeline.stages import STAGES, When
 from faramesh.policy.decision import Code, Effect
@@ -20,12 +20,6 @@ from faramesh.policy.evaluator import Policy
 from faramesh.policy.ir import ANY_AGENT
 
 log = logging.getLogger(__name__)
-
-# Codes that deny in every mode: an emergency stop is never a dry run, and nothing is
-# let through that could not be recorded.
-ALWAYS_ENFORCED = frozenset({Code.KILL_SWITCH, Code.DAEMON_NOT_READY, Code.AUDIT_UNAVAILABLE,
-                             Code.STAGE_FAILED})
-
 
 class Pipeline:
     def __init__(self, env: Env, policy: Policy) -> None:
@@ -62,8 +56,6 @@ class Pipeline:
 def outcome_of(call: Call, mode: str, elapsed_ns: int) -> Outcome:
     decision = call.decision
     assert decision is not None  # `policy` or an earlier stage always decides
-    effect = decision.effect
-    if mode == "audit" and decision.code not in ALWAYS_ENFORCED:
-        effect = Effect.PERMIT
-    return Outcome(call.car.action_id, decision, effect, mode, call.resolution,
-                   tuple(call.warnings), elapsed_ns / 1000)
+    return Outcome(call.car.action_id, decision, answered_effect(decision, mode), mode,
+                   call.resolution,
+                   tuple(call.warnings), elapsed_ns / 1000, call.latency_ns)

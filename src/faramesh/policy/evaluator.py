@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -176,6 +177,13 @@ class CompiledAgent:
             self._plans[phase.name] = {}
         self.first_phase = agent.phases[0].name if agent.phases else None
 
+    def check_phase(self, phase: str | None, tool: str, agent_name: str) -> Decision | None:
+        """The PHASE_DENY for `tool` in `phase` (None: the first phase), else None."""
+        if self.first_phase is None:
+            return None
+        result = _phase_check(self, {"phase": phase} if phase else EMPTY, tool, agent_name)
+        return result if isinstance(result, Decision) else None
+
     def candidates(self, phase: str | None, tool: str) -> tuple[CompiledRule, ...]:
         return self._indexes[phase].lookup(tool)
 
@@ -201,7 +209,19 @@ class Policy:
         self.agents = {a.agent_id: CompiledAgent(a) for a in policy_ir.agents}
         self._any = self.agents.get(ir.ANY_AGENT)
         self._names: dict[str, str | None] = {}
-        self.version_hash = hashlib.sha256(repr(policy_ir).encode()).hexdigest()
+        self._version_hash: str | None = None
+
+    @property
+    def version_hash(self) -> str:
+        """SHA-256 of the policy's canonical IR data (docs/ir-format.md), sorted keys:
+        the same for every form of one policy, and the same after a JSON round trip."""
+        if self._version_hash is None:
+            from faramesh.fpl.ir_codec.writer import ir_to_data  # only the daemon asks
+
+            data = json.dumps(ir_to_data(self.ir), sort_keys=True, separators=(",", ":"),
+                              ensure_ascii=False)
+            self._version_hash = hashlib.sha256(data.encode()).hexdigest()
+        return self._version_hash
 
     @property
     def agent_ids(self) -> tuple[str, ...]:

@@ -17,11 +17,15 @@ Contract for every backend:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
 StateOp = list[Any]  # ["budget.spend", key, "12.50", 1], ...: JSON-ready, documented per op
+
+# How long a backend keeps an idle session, its history and its session budget: a session
+# id unused for longer starts afresh (expired sessions stay expired until then).
+SESSION_RETENTION = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +105,8 @@ class Sessions(Protocol):
     async def touch(self, agent_id: str, session_id: str, now: datetime, *,
                     purpose: str | None, tool: str | None) -> SessionResult:
         """Open or continue a session and count this call (`tool` becomes `last_tool`;
-        None for a call that is not counted). Returns the state *before* this call."""
+        None for a call that is not counted). Returns the state *before* this call, but
+        with this call's `purpose` when it gives one (a purpose holds from its first call)."""
 
     async def get(self, agent_id: str, session_id: str) -> SessionState | None: ...
 
@@ -125,9 +130,11 @@ class History(Protocol):
 
 class BudgetLedger(Protocol):
     async def spend(self, key: str, usd: Decimal, calls: int, *, max_usd: Decimal | None,
-                    max_calls: int | None) -> SpendResult:
+                    max_calls: int | None, expires_at: datetime | None = None) -> SpendResult:
         """Spend if both limits still hold afterwards; otherwise spend nothing. `key`
-        names the budget and its window (the budget stage builds it)."""
+        names the budget and its window (the budget stage builds it). A negative spend
+        refunds. `expires_at`: when the window is over and the key may be forgotten; the
+        later of the stored and the given time is kept, and None (never) beats both."""
 
     async def spent(self, key: str) -> tuple[Decimal, int]: ...
 

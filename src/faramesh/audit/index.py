@@ -1,0 +1,131 @@
+"""The indexed record store: WAL records copied into SQLite off the hot path (stage 10),
+so `GET /v1/decisions/{id}`, `status` and `plan` can query them.
+
+One worker thread owns the writing connection and takes records in batches; the daemon
+hands records over with `submit` and never waits. After a restart `catch_up` copies the
+WAL records the index has not seen, so the index is always rebuildable from the WAL.
+The audit issue adds the hash chain and signatures on this same path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+_SCHEMA = """
+create table if not exists records (
+  sequence integer primary key,
+  action_id text unique,
+  kind text not null,
+  time text not null,
+  agent_id text,
+  tool text,
+  effect text,
+  code text,
+  body blob not null
+);
+create index if not exists records_time on records(time);
+create index if not exists records_agent on records(agent_id, time);
+"""
+
+
+class RecordIndex:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+        self._writer = self._connect()
+        self._writer.executescript(_SCHEMA)
+        self._pending: deque[tuple[int, dict[str, Any]]] = deque()
+        self._wake = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._work, name="faramesh-index", daemon=True)
+        self._thread.start()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("pragma journal_mode=wal")
+        conn.execute("pragma synchronous=normal")
+        return conn
+
+    @property
+    def last_sequence(self) -> int:
+        row = self._connect().execute("select max(sequence) from records").fetchone()
+        return int(row[0] or 0)
+
+    def submit(self, sequence: int | None, record: dict[str, Any]) -> None:
+        """Queue one durable record for indexing; returns at once."""
+        if sequence is None:
+            return
+        with self._wake:
+            self._pending.append((sequence, record))
+            self._wake.notify()
+
+    def catch_up(self, records: Iterable[tuple[int, dict[str, Any]]]) -> int:
+        """Index WAL records newer than the index (at start, before serving)."""
+        last = self.last_sequence
+        batch = [(s, r) for s, r in records if s > last]
+        self._write(batch)
+        return len(batch)
+
+    def flush(self, timeout_s: float = 5.0) -> None:
+        """Wait until everything submitted so far is indexed (tests, shutdown)."""
+        with self._wake:
+            self._wake.wait_for(lambda: not self._pending and not self._busy, timeout_s)
+
+    _busy = False
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                self._wake.wait_for(lambda: self._pending or self._closed)
+                if self._closed and not self._pending:
+                    return
+                batch = list(self._pending)
+                self._pending.clear()
+                self._busy = True
+            try:
+                self._write(batch)
+            finally:
+                with self._wake:
+                    self._busy = False
+                    self._wake.notify_all()
+
+    def _write(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
+        if not batch:
+            return
+        rows = [(s, r.get("action_id"), r.get("kind", "decision"), r.get("time", ""),
+                 r.get("agent_id"), r.get("tool"), r.get("effect"), r.get("code"),
+                 orjson.dumps(r)) for s, r in batch]
+        with self._writer:  # one transaction per batch
+            self._writer.executemany(
+                "insert or ignore into records values (?,?,?,?,?,?,?,?,?)", rows)
+
+    def get(self, action_id: str) -> dict[str, Any] | None:
+        with contextlib.closing(self._connect()) as conn:
+            row = conn.execute("select body from records where action_id = ?",
+                               (action_id,)).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def since(self, time_iso: str, kind: str = "decision",
+              limit: int = 100_000) -> list[dict[str, Any]]:
+        with contextlib.closing(self._connect()) as conn:
+            rows = conn.execute(
+                "select body from records where kind = ? and time >= ? "
+                "order by sequence limit ?", (kind, time_iso, limit)).fetchall()
+        return [orjson.loads(r[0]) for r in rows]
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify_all()
+        self._thread.join(timeout=10)
+        self._writer.close()
