@@ -10,6 +10,7 @@ cannot slip past a deny written for the plain spelling.
 from __future__ import annotations
 
 import json
+import secrets
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,8 +19,6 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
 from typing import Any
-
-from ulid import ULID
 
 from faramesh.errors import ActionError
 
@@ -137,9 +136,16 @@ class CAR:
         return out
 
 
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)  # 10 bits -> 2 characters
+
+
 def new_action_id(now: datetime) -> str:
-    """A ULID: 48 bits of milliseconds and 80 random bits, Crockford base32."""
-    return str(ULID.from_datetime(now))
+    """A ULID (github.com/ulid/spec): 48 bits of Unix milliseconds, then 80 random bits,
+    as 26 Crockford base32 characters, so ids sort by time. Written out here because the
+    library's constructor costs ~10 µs, a tenth of a whole decision."""
+    value = (int(now.timestamp() * 1000) << 80) | secrets.randbits(80)
+    return "".join([_PAIRS[(value >> shift) & 0x3FF] for shift in range(120, -1, -10)])
 
 
 def build_car(request: Mapping[str, Any], caller: Caller, now: datetime) -> CAR:

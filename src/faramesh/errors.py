@@ -9,8 +9,9 @@
     │                                                     ingress answers a structured error)
     ├── RecordError                     RECORD_UNWRITABLE (the WAL cannot take a record: the
     │                                                     daemon goes degraded and denies)
-    └── DaemonError                     DAEMON_UNAVAILABLE (no daemon answers on the socket, or
-                                                          it refused a control command)
+    ├── DaemonError                     DAEMON_UNAVAILABLE (no daemon answers on the socket)
+    └── ControlError                    CONTROL_REFUSED  (the daemon refused a control command:
+                                                          unknown agent, phase or version)
 
 A DENY is a value, not an exception: nothing in the decision path raises to deny.
 """
@@ -66,11 +67,17 @@ class RecordError(FarameshError):
 
 
 class DaemonError(FarameshError):
-    """The daemon could not be reached, or refused a command; `remote_code` is the code
-    of the daemon's structured error when it answered one."""
+    """The daemon could not be reached, or (from the client) answered a structured error,
+    whose code is then `remote_code`."""
 
     code = "DAEMON_UNAVAILABLE"
 
     def __init__(self, message: str, *, remote_code: str | None = None) -> None:
         super().__init__(message)
         self.remote_code = remote_code
+
+
+class ControlError(FarameshError):
+    """A control command the daemon understood but cannot carry out."""
+
+    code = "CONTROL_REFUSED"

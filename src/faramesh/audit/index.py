@@ -37,6 +37,10 @@ create index if not exists records_agent on records(agent_id, time);
 """
 
 
+BATCH = 512
+INTERVAL_S = 0.05
+
+
 class RecordIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -58,16 +62,20 @@ class RecordIndex:
 
     @property
     def last_sequence(self) -> int:
-        row = self._connect().execute("select max(sequence) from records").fetchone()
+        with contextlib.closing(self._connect()) as conn:
+            row = conn.execute("select max(sequence) from records").fetchone()
         return int(row[0] or 0)
 
     def submit(self, sequence: int | None, record: dict[str, Any]) -> None:
-        """Queue one durable record for indexing; returns at once."""
+        """Queue one durable record for indexing; returns at once. The worker wakes every
+        `INTERVAL_S` or when `BATCH` records wait: waking it per record would make it
+        compete with the event loop for the interpreter on every decision."""
         if sequence is None:
             return
-        with self._wake:
-            self._pending.append((sequence, record))
-            self._wake.notify()
+        self._pending.append((sequence, record))  # deque.append is atomic
+        if len(self._pending) >= BATCH:
+            with self._wake:
+                self._wake.notify()
 
     def catch_up(self, records: Iterable[tuple[int, dict[str, Any]]]) -> int:
         """Index WAL records newer than the index (at start, before serving)."""
@@ -79,18 +87,23 @@ class RecordIndex:
     def flush(self, timeout_s: float = 5.0) -> None:
         """Wait until everything submitted so far is indexed (tests, shutdown)."""
         with self._wake:
+            self._urgent = True
+            self._wake.notify_all()
             self._wake.wait_for(lambda: not self._pending and not self._busy, timeout_s)
 
     _busy = False
+    _urgent = False
 
     def _work(self) -> None:
         while True:
             with self._wake:
-                self._wake.wait_for(lambda: self._pending or self._closed)
+                self._wake.wait_for(lambda: len(self._pending) >= BATCH or self._closed
+                                    or self._urgent, INTERVAL_S)
                 if self._closed and not self._pending:
                     return
-                batch = list(self._pending)
-                self._pending.clear()
+                self._urgent = False
+                pending = self._pending
+                batch = [pending.popleft() for _ in range(len(pending))]  # submit may append
                 self._busy = True
             try:
                 self._write(batch)

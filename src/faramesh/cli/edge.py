@@ -2,7 +2,8 @@
 structured message, decided in one table (`classify`).
 
 Exit statuses: 0 success; 1 the input was read and found wanting (policy errors, failed
-tests, unformatted files, missing policy files); 2 usage errors and internal errors.
+tests, unformatted files, missing policy files), or the daemon refused a command; 2 usage
+errors and internal errors; 3 no daemon answers.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 import traceback
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from faramesh.errors import FarameshError, PolicyError, PolicyLoadError
+from faramesh.errors import DaemonError, FarameshError, PolicyError, PolicyLoadError
 
 if TYPE_CHECKING:
     from faramesh.fpl.diagnostics import Diagnostic
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_NOT_RUNNING = 3
 EXIT_INTERRUPTED = 130
 DEBUG_ENV = "FARAMESH_DEBUG"
 
@@ -76,6 +78,11 @@ def classify(exc: BaseException) -> Failure:
                        diagnostics=exc.diagnostics)
     if isinstance(exc, PolicyLoadError):
         return Failure(EXIT_FAILED, exc.code, str(exc))
+    if isinstance(exc, DaemonError) and exc.remote_code is not None:  # it answered: no
+        return Failure(EXIT_FAILED, exc.remote_code, str(exc))
+    if isinstance(exc, DaemonError):
+        return Failure(EXIT_NOT_RUNNING, exc.code, str(exc),
+                       hint="start it with `faramesh apply` (background) or `faramesh serve`")
     if isinstance(exc, FarameshError):
         return Failure(EXIT_USAGE, exc.code, str(exc))
     if isinstance(exc, KeyboardInterrupt):

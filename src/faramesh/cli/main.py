@@ -25,6 +25,14 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("lint", "faramesh.cli.lint", "report likely mistakes in a policy"),
     ("convert", "faramesh.cli.convert", "convert a policy between FPL, YAML and JSON"),
     ("demo", "faramesh.cli.demo", "check, test and evaluate the bundled example policy"),
+    ("serve", "faramesh.cli.serve", "run the daemon in the foreground"),
+    ("apply", "faramesh.cli.apply", "check the stack and put it in force (starts the daemon)"),
+    ("status", "faramesh.cli.status", "show the running daemon's state"),
+    ("plan", "faramesh.cli.plan", "show what applying the stack would change"),
+    ("rollback", "faramesh.cli.rollback", "put an earlier policy version back in force"),
+    ("kill", "faramesh.cli.kill", "engage or release the kill switch"),
+    ("agent", "faramesh.cli.agent", "quiesce, resume or move one agent to a phase"),
+    ("destroy", "faramesh.cli.destroy", "stop the daemon and remove its data"),
 )
 MODULES = {name: module for name, module, _ in COMMANDS}
 

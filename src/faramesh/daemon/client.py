@@ -40,8 +40,8 @@ class SocketClient:
                 sock.connect(str(self.path))
             except OSError as exc:
                 sock.close()
-                raise DaemonError(f"no daemon answers on {self.path} ({exc.strerror})") \
-                    from None
+                raise DaemonError(f"no daemon answers on {self.path} "
+                                  f"({exc.strerror or exc})") from None
             self._sock = sock
         return self._sock
 
@@ -67,7 +67,12 @@ class SocketClient:
         except OSError as exc:
             self.close()
             raise DaemonError(f"lost the daemon on {self.path} ({exc})") from None
-        answer = orjson.loads(line)
+        try:
+            answer = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            self.close()
+            raise DaemonError(f"the daemon on {self.path} answered something that is not "
+                              f"JSON") from None
         return answer if isinstance(answer, dict) else {}
 
     def _read_line(self, sock: socket.socket) -> bytes:

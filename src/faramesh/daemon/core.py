@@ -24,7 +24,7 @@ from faramesh.car import CAR, Caller, build_car
 from faramesh.daemon.lifecycle import Lifecycle
 from faramesh.daemon.runtime import RuntimeSettings, settings_for
 from faramesh.daemon.versions import PolicyVersions
-from faramesh.errors import ActionError, DaemonError
+from faramesh.errors import ActionError, ControlError, DaemonError
 from faramesh.pipeline.call import Env, Settings
 from faramesh.pipeline.outcome import Outcome
 from faramesh.pipeline.pipeline import Pipeline
@@ -56,6 +56,7 @@ class Daemon:
         self.settings: RuntimeSettings | None = None
         self.pipeline: Pipeline | None = None
         self.metrics: Any = None  # daemon.metrics.Metrics, set by `serve`
+        self.policy_source = str(stack)  # where the policy in force came from
         self.state: MemoryState | None = None
         self.wal: WAL | None = None
         self._index: RecordIndex | None = None
@@ -69,25 +70,14 @@ class Daemon:
         """STARTING -> INITIALIZING -> READY. Raises FarameshError when it cannot start
         (bad policy, a second daemon on the same data dir, an unreadable WAL)."""
         try:
-            policy = Policy(_load_ir(self.stack))
+            policy = await asyncio.to_thread(lambda: Policy(_load_ir(self.stack)))
             stack_dir = self.stack if self.stack.is_dir() else self.stack.parent
             settings = self.settings = settings_for(policy.ir, stack_dir, **self.overrides)
             _private_dir(settings.data_dir)
             self._lock_fd = _take_lock(settings.data_dir / "daemon.lock")
             self.lifecycle = Lifecycle.INITIALIZING
-            snapshot_path = settings.data_dir / "state.db"
-            state, seq = (load_snapshot(snapshot_path) if settings.backend == "sqlite"
-                          else (MemoryState(), 0))
-            self.state = state
-            wal = self.wal = WAL.open(settings.wal_dir, durability=settings.durability,
-                                       flush_interval_s=settings.flush_interval_s)
-            index = self._index = RecordIndex(settings.data_dir / "records.db")
-            replayed = list(wal.entries())
-            for sequence, record in replayed:
-                if sequence > seq:
-                    for op in record.get("state_ops", ()):
-                        state.apply(op)
-            await asyncio.to_thread(index.catch_up, replayed)
+            # Restoring reads files: off the loop, so the listeners answer DAEMON_NOT_READY.
+            state, wal, index = await asyncio.to_thread(self._restore, settings)
             self._versions = PolicyVersions(settings.data_dir / "policies")
             env = Env(state=state, log=wal,
                       settings=Settings(mode=settings.mode), clock=self.clock,
@@ -95,13 +85,31 @@ class Daemon:
             self.pipeline = Pipeline(env, policy)
             await self._record_policy(policy, source=str(self.stack))
             if settings.backend == "sqlite":
-                self._snapshot_task = asyncio.create_task(self._snapshots(snapshot_path))
+                self._snapshot_task = asyncio.create_task(
+                    self._snapshots(settings.data_dir / "state.db"))
             self.lifecycle = Lifecycle.READY
             self.ready_at = self.clock()
         except BaseException:
             self.lifecycle = Lifecycle.HALT
             await self._release()
             raise
+
+    def _restore(self, settings: RuntimeSettings) -> tuple[MemoryState, WAL, RecordIndex]:
+        """State from the last snapshot plus the ops of every later WAL record; the record
+        index brought up to the WAL."""
+        state, seq = (load_snapshot(settings.data_dir / "state.db")
+                      if settings.backend == "sqlite" else (MemoryState(), 0))
+        self.state = state
+        wal = self.wal = WAL.open(settings.wal_dir, durability=settings.durability,
+                                  flush_interval_s=settings.flush_interval_s)
+        index = self._index = RecordIndex(settings.data_dir / "records.db")
+        replayed = list(wal.entries())
+        for sequence, record in replayed:
+            if sequence > seq:
+                for op in record.get("state_ops", ()):
+                    state.apply(op)
+        index.catch_up(replayed)
+        return state, wal, index
 
     async def stop(self) -> None:
         if self.lifecycle is Lifecycle.HALT:
@@ -140,6 +148,11 @@ class Daemon:
 
     # --- decisions -----------------------------------------------------------------------
 
+    @property
+    def ready(self) -> bool:
+        """Deciding: READY and past the cold-start window."""
+        return self._not_ready() is None
+
     def _not_ready(self) -> str | None:
         if self.lifecycle is not Lifecycle.READY:
             return f"daemon is {self.lifecycle.value.lower()}"
@@ -158,9 +171,12 @@ class Daemon:
         if why is not None or self.pipeline is None:
             decision = Decision(Effect.DENY, Code.DAEMON_NOT_READY, None,
                                 why or "daemon is starting", (), car.agent_id, car.tool)
-            return Outcome(car.action_id, decision, Effect.DENY,
-                           self.settings.mode if self.settings else "enforce",
-                           {"retry_after_seconds": 1})
+            outcome = Outcome(car.action_id, decision, Effect.DENY,
+                              self.settings.mode if self.settings else "enforce",
+                              {"retry_after_seconds": 1})
+            if self.metrics is not None:
+                self.metrics.observe_decision(outcome)
+            return outcome
         return await self.decide(car)
 
     async def decide(self, car: CAR) -> Outcome:
@@ -229,9 +245,9 @@ class Daemon:
         state, pipeline = self._require_ready()
         agent = pipeline.policy.agents.get(agent_id)
         if agent is None:
-            raise DaemonError(f"agent `{agent_id}` is not declared by the policy in force")
+            raise ControlError(f"agent `{agent_id}` is not declared by the policy in force")
         if phase not in agent.phases and phase not in agent.phase_exits:
-            raise DaemonError(f"agent `{agent_id}` has no phase `{phase}`")
+            raise ControlError(f"agent `{agent_id}` has no phase `{phase}`")
         mutation = await state.sessions.set_phase(agent_id, session_id, phase, self.clock())
         return await self._control("phase", [mutation.op], agent_id=agent_id,
                                    session_id=session_id, phase=phase)
@@ -250,24 +266,27 @@ class Daemon:
         target = self._versions.previous(pipeline.policy.version_hash) if version is None \
             else version
         if target is None:
-            raise DaemonError("no earlier policy version to roll back to")
+            raise ControlError("no earlier policy version to roll back to")
         policy = await asyncio.to_thread(self._versions.load, target)
-        return await self._swap(pipeline, policy, f"rollback:{target}")
+        return await self._swap(pipeline, policy, f"rollback:{policy.version_hash}",
+                                rollback=True)
 
-    async def _swap(self, pipeline: Pipeline, policy: Policy, source: str) -> dict[str, Any]:
+    async def _swap(self, pipeline: Pipeline, policy: Policy, source: str, *,
+                    rollback: bool = False) -> dict[str, Any]:
         previous = pipeline.policy.version_hash
         if policy.version_hash == previous:
             return {"ok": True, "changed": False, "policy_version": previous}
-        await self._record_policy(policy, source=source, previous=previous)
+        await self._record_policy(policy, source=source, previous=previous, rollback=rollback)
         pipeline.swap(policy)
+        self.policy_source = source
         return {"ok": True, "changed": True, "policy_version": policy.version_hash,
                 "previous_version": previous}
 
     async def _record_policy(self, policy: Policy, *, source: str,
-                             previous: str | None = None) -> None:
+                             previous: str | None = None, rollback: bool = False) -> None:
         """Keep the version for rollback and record that it is in force from now on."""
         assert self._versions is not None
-        await asyncio.to_thread(self._versions.save, policy, source, self.clock())
+        await asyncio.to_thread(self._versions.save, policy, source, self.clock(), rollback)
         await self._append({"kind": "policy", "policy_version": policy.version_hash,
                             "previous_version": previous, "source": source})
 

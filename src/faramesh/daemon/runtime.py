@@ -75,7 +75,7 @@ def settings_for(policy: PolicyIR, stack_dir: Path, **overrides: Any) -> Runtime
         stack_dir=stack_dir, data_dir=data_dir,
         wal_dir=path(get("wal_dir"), data_dir / "wal"),
         socket=path(get("socket"), data_dir / "faramesh.sock"),
-        control_socket=path(overrides.get("control_socket"), data_dir / "control.sock"),
+        control_socket=path(get("control_socket"), data_dir / "control.sock"),
         http_listen=None if http in ("off", "") else str(http or DEFAULT_HTTP),
         mode=str(get("mode") or "enforce"), durability=str(get("durability") or "fsync"),
         backend=str(get("backend") or "sqlite"),

@@ -45,7 +45,7 @@ async def build_status(daemon: Daemon) -> dict[str, Any]:
     if pipeline is None or state is None:
         return out
     policy = pipeline.policy
-    out["policy"] = {"version": policy.version_hash, "source": str(daemon.stack),
+    out["policy"] = {"version": policy.version_hash, "source": daemon.policy_source,
                      "agents": len(policy.agents)}
     out["kill_switch"] = [{"agent_id": k.agent_id, "reason": k.reason,
                            "since": k.since.isoformat()} for k in await state.kill_switch.all()]

@@ -2,7 +2,8 @@
 
 Each version is stored once as its IR in JSON (`<version>.fms.json`, the canonical data
 form, which keeps rule lines) and listed in `versions.json` with when and from where it
-was applied, newest last.
+was applied, newest last. A rollback is listed too, marked, so repeated rollbacks keep
+stepping back (A, B, C, rollback -> B, rollback -> A) instead of toggling.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from faramesh.policy.evaluator import Policy
 class PolicyVersions:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._list = directory / "versions.json"
 
     def history(self) -> list[dict[str, Any]]:
@@ -30,9 +30,11 @@ class PolicyVersions:
             return []
         return data if isinstance(data, list) else []
 
-    def save(self, policy: Policy, source: str, now: datetime) -> None:
+    def save(self, policy: Policy, source: str, now: datetime,
+             rollback: bool = False) -> None:
         from faramesh.fpl.ir_codec.text import dump_json
 
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         version = policy.version_hash
         path = self.directory / f"{version}.fms.json"
         if not path.exists():
@@ -40,15 +42,31 @@ class PolicyVersions:
         entries = self.history()
         if entries and entries[-1].get("version") == version:
             return
-        entries.append({"version": version, "applied_at": now.isoformat(), "source": source})
+        entry: dict[str, Any] = {"version": version, "applied_at": now.isoformat(),
+                                 "source": source}
+        if rollback:
+            entry["rollback"] = True
+        entries.append(entry)
         _write_atomic(self._list, json.dumps(entries, indent=1) + "\n")
 
+    def in_force_stack(self) -> list[str]:
+        """The versions a rollback can step back through, the one in force last."""
+        stack: list[str] = []
+        for entry in self.history():
+            version = str(entry.get("version", ""))
+            if entry.get("rollback") and version in stack:
+                while stack[-1] != version:
+                    stack.pop()
+            elif not stack or stack[-1] != version:
+                stack.append(version)
+        return stack
+
     def previous(self, current: str) -> str | None:
-        """The version in force before the current one became so."""
-        versions = [e.get("version") for e in self.history()]
-        while versions and versions[-1] == current:
-            versions.pop()
-        return str(versions[-1]) if versions else None
+        """The version a rollback from `current` goes back to."""
+        stack = self.in_force_stack()
+        while stack and stack[-1] == current:
+            stack.pop()
+        return stack[-1] if stack else None
 
     def load(self, version: str) -> Policy:
         matches = [e["version"] for e in self.history()
@@ -61,10 +79,16 @@ class PolicyVersions:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    """Write, fsync, rename over `path`, fsync the directory: all or nothing."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -63,11 +63,15 @@ BLOCKS: dict[str, BlockSchema] = {
                                "max_scope": STRING, "ttl": DURATION, "provider": WORD},
                               named=True),
     "tool": BlockSchema({"tags": STRINGS}, named=True),
+    # Pre-execution and output scanners (docs/scanners.md); the name is the scanner.
+    "scan": BlockSchema({"on": WORD, "on_output": WORD, "tools": STRINGS,
+                         "except_tools": STRINGS, "fields": STRINGS, "allow": STRINGS},
+                        named=True),
     # From the runtime's policy YAML; keys are dotted (`critical.sla_seconds = 300`).
     "parallel_budget": BlockSchema(named=False, open=True),
     "defer_priority": BlockSchema(named=False, open=True),
     "runtime": BlockSchema({"mode": WORD, "wal_dir": STRING, "data_dir": STRING,
-                            "socket": STRING, "http_listen": STRING,
+                            "socket": STRING, "control_socket": STRING, "http_listen": STRING,
                             "cold_start_deny_window": DURATION, "backend": WORD,
                             "durability": WORD, "wal_retention": DURATION,
                             "strip_ambient_credentials": BOOL, "log_level": WORD},
@@ -84,7 +88,7 @@ AGENT_SETTINGS = {"default": EFFECT, "model": STRING, "framework": STRING,
 AGENT_BLOCKS = frozenset({"rules", "budget", "phase", "delegate", "egress", "model_policy",
                           "session", "spawn", "completion_gate", "alert", "ambient",
                           "selector", "credential", "tool", "parallel_budget",
-                          "defer_priority"})
+                          "defer_priority", "scan"})
 TOP_BLOCKS = frozenset({"agent", "runtime", "provider", "identity", "trust", "system"})
 # Blocks that belong to an agent but may also stand at the top level for flat policies.
 FLAT_AGENT_BLOCKS = AGENT_BLOCKS
@@ -96,4 +100,6 @@ ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("delegate", "ceiling"): ("permit", "deny", "defer", "inherited"),
     ("alert", "on"): ("deny", "defer", "permit", "budget_warning", "budget_exceeded",
                       "rate_exceeded", "kill_switch", "any"),
+    ("scan", "on"): ("deny", "redact", "warn"),
+    ("scan", "on_output"): ("deny", "redact", "warn"),
 }

@@ -5,14 +5,49 @@ will run. Only calls that ran are history: a denied call never happened.
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from faramesh.pipeline.call import Call, Env
 from faramesh.pipeline.session import limits_of, session_block
+from faramesh.policy import ir
+from faramesh.policy.evaluator import Policy
 from faramesh.state.protocol import HistoryEntry
+
+HISTORY_FUNCTIONS = frozenset({"history_sequence", "history_contains_within", "session.sum",
+                               "session.count"})
+_READS: WeakKeyDictionary[Policy, bool] = WeakKeyDictionary()
+
+
+def reads_history(policy: Policy) -> bool:
+    """Whether any condition of the policy reads the history. Per policy, not per agent:
+    a delegation evaluates the call as its delegators too."""
+    known = _READS.get(policy)
+    if known is None:
+        rules = [r for a in policy.ir.agents
+                 for r in (*a.rules, *(pr for p in a.phases for pr in p.rules))]
+        known = _READS[policy] = any(
+            r.condition is not None and _reads(r.condition) for r in rules)
+    return known
+
+
+def _reads(expr: ir.Expr) -> bool:
+    if isinstance(expr, ir.Var):
+        return expr.path[:2] == ("session", "history")
+    if isinstance(expr, ir.Call):
+        return expr.name in HISTORY_FUNCTIONS or any(
+            _reads(e) for e in (*expr.args, *(v for _, v in expr.kwargs)))
+    if isinstance(expr, ir.Compare):
+        return _reads(expr.left) or _reads(expr.right)
+    if isinstance(expr, ir.And | ir.Or | ir.ListLit):
+        return any(_reads(e) for e in expr.items)
+    if isinstance(expr, ir.Not):
+        return _reads(expr.item)
+    return False
 
 
 async def run(call: Call, env: Env) -> None:
-    if call.agent is None:
-        return
+    if call.agent is None or not reads_history(call.policy):
+        return  # the ring is still kept (`remember`): a later policy may read it
     car = call.car
     call.history = await env.state.history.recent(car.agent_id, car.session_id)
 

@@ -43,3 +43,15 @@ def test_an_unknown_or_ambiguous_version_is_refused(tmp_path: Path) -> None:
         versions.load("ffffffff")
     with pytest.raises(DaemonError):
         versions.load("")
+
+
+def test_repeated_rollbacks_keep_stepping_back(tmp_path: Path) -> None:
+    versions = PolicyVersions(tmp_path / "policies")
+    a, b, c = (load_policy(f'agent "a" {{\n  rules {{ permit {t} }}\n}}\n') for t in "xyz")
+    for p in (a, b, c):
+        versions.save(p, "src", NOW)
+    assert versions.previous(c.version_hash) == b.version_hash
+    versions.save(b, "rollback", NOW, rollback=True)
+    assert versions.previous(b.version_hash) == a.version_hash
+    versions.save(a, "rollback", NOW, rollback=True)
+    assert versions.previous(a.version_hash) is None

@@ -20,7 +20,10 @@ agent "short" {
   default permit
   session { history 2 }
 }
-agent "plain" { default permit }
+agent "plain" {
+  default permit
+  rules { deny never/run when history_contains_within("db/read", 60) }
+}
 """)
 
 
@@ -109,3 +112,13 @@ def test_an_unknown_agent_has_no_history() -> None:
     asyncio.run(history.remember(call, env))
     asyncio.run(history.run(call, env))
     assert call.history == [] and call.state_ops == []
+
+
+def test_a_policy_that_never_reads_history_does_not_load_it_but_still_keeps_it() -> None:
+    quiet = faramesh.load_policy('agent "plain" { default permit }')
+    env = make_env()
+    ran(env, "plain", "db/read", 1)
+    call = make_call(quiet, "plain", "db/read", 2)
+    asyncio.run(history.run(call, env))
+    assert call.history == []
+    assert len(asyncio.run(env.state.history.recent("plain", "s1"))) == 1
