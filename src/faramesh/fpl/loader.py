@@ -127,6 +127,10 @@ def compile_text(text: str, file: str, form: str,
                                              "policy is nested too deeply")]) from None
     if policy is not None:
         check_mandatory_denies(policy, sink)
+        if any(b.kind == "scan" for a in policy.agents for b in a.blocks):
+            from faramesh.scanners.config import check_scan_blocks  # only when used
+
+            sink.items.extend(check_scan_blocks(policy))
     if sink.items or policy is None:
         raise PolicyError(sink.items)
     return policy

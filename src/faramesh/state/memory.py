@@ -46,6 +46,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from faramesh.state.protocol import (
     SESSION_RETENTION,
     BudgetLedger,
@@ -101,8 +103,13 @@ def _time(text: str | None) -> datetime | None:
 
 
 def _json_ready(value: Any) -> Any:
-    """The value as replay will see it: a JSON round trip (Decimals and the like as text)."""
-    return json.loads(json.dumps(value, default=str))
+    """The value as replay will see it: a JSON round trip (Decimals and the like as text).
+    orjson first (the hot path); the stdlib for what orjson refuses (integers beyond 64
+    bits, keys that are not strings)."""
+    try:
+        return orjson.loads(orjson.dumps(value, default=str))
+    except TypeError:
+        return json.loads(json.dumps(value, default=str))
 
 
 class MemoryState:
