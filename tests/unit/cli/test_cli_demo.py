@@ -17,6 +17,16 @@ def test_demo_on_the_shipped_examples_exits_zero(cli: Run) -> None:
     assert header.split() == ["AGENT", "TOOL", "EFFECT", "CODE", "RULE", "TEST"]
     assert any(line.split()[:4] == ["support-bot", "stripe/refund", "PERMIT", "RULE_PERMIT"]
                for line in lines)
+    # the live half: the daemon answered the tour over its socket and recorded it all
+    calls = [line for line in lines if line.startswith("call ")]
+    assert calls and not any("expected" in line for line in calls)
+    codes = {line.split()[-1] for line in calls}
+    assert {"BUDGET_EXCEEDED", "RATE_EXCEEDED", "POLICY_DEFER", "SCAN_DENY"} <= codes
+    assert any(line.startswith("apply ") and line.endswith("DENY POLICY_DENY")
+               for line in lines)
+    audit = next(line for line in lines if line.startswith("audit "))
+    answered, recorded = (int(w) for w in audit.split() if w.isdigit())
+    assert answered == recorded == len(calls) + 1
 
 
 def test_demo_fails_when_a_fixture_case_fails(cli: Run, tmp_path: Path) -> None:
