@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,6 +13,7 @@ from faramesh.pipeline import budget
 from faramesh.pipeline.call import Call, Env, Settings
 from faramesh.policy.decision import Code, Effect
 from faramesh.state.memory import MemoryState
+from tests.unit.pipeline.harness import ListLog
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 MIDNIGHT = datetime(2026, 11, 26, tzinfo=UTC)
@@ -46,28 +46,9 @@ agent "euro" {
 """)
 
 
-class RecordingLog:
-    """Keeps appended records in a list. Stage tests write no records through it; the real
-    WAL is tested in tests/unit/audit."""
-
-    durability = "fsync"
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    async def append(self, record: Mapping[str, Any]) -> int:
-        self.records.append(dict(record))
-        return len(self.records)
-
-    def replay(self) -> Iterator[dict[str, Any]]:
-        return iter(list(self.records))
-
-    async def close(self) -> None:
-        return None
-
 
 def make_env() -> Env:
-    return Env(state=MemoryState(), log=RecordingLog(), settings=Settings(), clock=lambda: T0)
+    return Env(state=MemoryState(), log=ListLog(), settings=Settings(), clock=lambda: T0)
 
 
 def make_call(agent: str = "a", cost: str | None = "1", at: datetime = T0,

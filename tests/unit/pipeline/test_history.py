@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import faramesh
 from faramesh.car import Caller, build_car
@@ -13,6 +11,7 @@ from faramesh.pipeline import history
 from faramesh.pipeline.call import Call, Env, Settings
 from faramesh.policy.evaluator import Policy
 from faramesh.state.memory import MemoryState
+from tests.unit.pipeline.harness import ListLog
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 POLICY = faramesh.load_policy("""
@@ -27,28 +26,9 @@ agent "plain" {
 """)
 
 
-class RecordingLog:
-    """Keeps appended records in a list. Stage tests write no records through it; the real
-    WAL is tested in tests/unit/audit."""
-
-    durability = "fsync"
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    async def append(self, record: Mapping[str, Any]) -> int:
-        self.records.append(dict(record))
-        return len(self.records)
-
-    def replay(self) -> Iterator[dict[str, Any]]:
-        return iter(list(self.records))
-
-    async def close(self) -> None:
-        return None
-
 
 def make_env(history_limit: int = 64) -> Env:
-    return Env(state=MemoryState(), log=RecordingLog(),
+    return Env(state=MemoryState(), log=ListLog(),
                settings=Settings(history_limit=history_limit), clock=lambda: T0)
 
 
