@@ -5,7 +5,10 @@ Run: `.venv/bin/python tests/bench/bench_daemon.py [--json] [--calls N]`.
 Starts `faramesh serve` (a subprocess, uvloop) on a 50-rule policy in a temporary stack,
 once per durability mode, and measures from a client on the same host:
 - the transport floor: the `ping` op (no pipeline, no record), sequential;
-- `evaluate` sequential, one request at a time, each timed on its own;
+- `evaluate` sequential, one request at a time, each timed on its own; beside it the
+  daemon's own `latency_us` (the pipeline, as the answer reports it) and the same client
+  spinning on a non-blocking socket instead of sleeping in `recv`: the difference is the
+  time this machine takes to wake a blocked client, not the daemon's;
 - `evaluate` with 8 concurrent clients (8 processes), throughput over the whole run;
 - in the same run, a bare `os.write` + `os.fsync` of one ~500-byte record on the same
   disk: the cost every fsync-mode decision pays at least.
@@ -62,15 +65,21 @@ REQUESTS = [
 
 
 class Client:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, spin: bool = False) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(path)
         self.buf = b""
+        self.spin = spin
+        if spin:
+            self.sock.setblocking(False)
 
     def call(self, line: bytes) -> bytes:
         self.sock.sendall(line)
         while b"\n" not in self.buf:
-            chunk = self.sock.recv(65536)
+            try:
+                chunk = self.sock.recv(65536)
+            except BlockingIOError:  # spinning: poll again rather than sleep
+                continue
             if not chunk:
                 raise ConnectionError("daemon closed the connection")
             self.buf += chunk
@@ -85,8 +94,10 @@ def lines(op: str, n: int) -> list[bytes]:
                         **REQUESTS[i % len(REQUESTS)]}).encode() + b"\n" for i in range(n)]
 
 
-def sequential(path: str, op: str, n: int) -> list[float]:
-    client = Client(path)
+def sequential(path: str, op: str, n: int, *, spin: bool = False,
+               inside: list[float] | None = None) -> list[float]:
+    """Client-side latencies in µs; `inside` collects the daemon's own `latency_us`."""
+    client = Client(path, spin=spin)
     todo = lines(op, n + 200)
     for line in todo[:200]:  # warm-up
         client.call(line)
@@ -97,6 +108,8 @@ def sequential(path: str, op: str, n: int) -> list[float]:
         times.append((time.perf_counter_ns() - t0) / 1000)
         if b'"ok":true' not in answer:
             raise RuntimeError(answer.decode())
+        if inside is not None:
+            inside.append(json.loads(answer)["result"]["latency_us"])
     return times
 
 
@@ -180,19 +193,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--durability", choices=("os", "fsync"), action="append",
+                        help="measure only this mode (repeatable; default: both)")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     base = Path(tempfile.mkdtemp(prefix="fmb", dir="/tmp"))
     try:
-        for durability in ("os", "fsync"):
+        for durability in args.durability or ("os", "fsync"):
             stack = base / durability
             stack.mkdir()
             (stack / "governance.fms").write_text(policy_text())
             proc, sock = start_daemon(stack, durability)
             try:
                 results[f"ping ({durability})"] = summary(sequential(sock, "ping", args.calls))
+                inside: list[float] = []
                 results[f"evaluate, durability {durability}"] = summary(
-                    sequential(sock, "evaluate", args.calls))
+                    sequential(sock, "evaluate", args.calls, inside=inside))
+                results[f"  in the daemon (latency_us) {durability}"] = summary(inside)
+                results[f"  spinning client {durability}"] = summary(
+                    sequential(sock, "evaluate", args.calls, spin=True))
                 results[f"evaluate, durability {durability}, 8 clients"] = {
                     "decisions_per_s": round(concurrent(sock, 8, args.calls // 2))}
             finally:
@@ -200,9 +219,10 @@ def main() -> int:
         results["bare write+fsync"] = summary(bare_fsync(base, min(args.calls, 1000)))
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    fs = results["evaluate, durability fsync"]["p50_us"]
-    results["ratio fsync p50 / bare p50"] = round(fs / results["bare write+fsync"]["p50_us"],
-                                                  2)
+    if "evaluate, durability fsync" in results:
+        fs = results["evaluate, durability fsync"]["p50_us"]
+        results["ratio fsync p50 / bare p50"] = round(
+            fs / results["bare write+fsync"]["p50_us"], 2)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0

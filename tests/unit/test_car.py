@@ -157,3 +157,54 @@ def test_arguments_nested_beyond_the_limit_are_refused() -> None:
     with pytest.raises(ActionError) as info:
         build_car({"agent": "a", "tool": "t", "args": args}, CALLER, NOW)
     assert info.value.field == "args"
+
+
+def _nested(levels: int, leaf: object) -> dict[str, object]:
+    """A mapping `levels` deep (itself level 1) with `leaf` one level further in."""
+    node: object = leaf
+    for _ in range(levels):
+        node = {"x": node}
+    assert isinstance(node, dict)
+    return node
+
+
+def test_arguments_reach_exactly_the_depth_limit_and_no_further() -> None:
+    # The mapping is level 1, so a leaf inside the MAX_DEPTH-th mapping is one too deep.
+    build_car({"agent": "a", "tool": "t", "args": _nested(MAX_DEPTH - 1, 1)}, CALLER, NOW)
+    build_car({"agent": "a", "tool": "t", "args": _nested(MAX_DEPTH - 1, {})}, CALLER, NOW)
+    build_car({"agent": "a", "tool": "t", "args": _nested(MAX_DEPTH - 1, [])}, CALLER, NOW)
+    for leaf in (1, "s", None, {"y": 1}, [1]):
+        with pytest.raises(ActionError) as info:
+            build_car({"agent": "a", "tool": "t", "args": _nested(MAX_DEPTH, leaf)},
+                      CALLER, NOW)
+        assert info.value.field == "args"
+
+
+def test_lists_count_as_levels_of_nesting() -> None:
+    deep: object = 1
+    for _ in range(MAX_DEPTH):
+        deep = [deep]
+    with pytest.raises(ActionError) as info:
+        build_car({"agent": "a", "tool": "t", "principal": {"p": deep}}, CALLER, NOW)
+    assert info.value.field == "principal"
+
+
+def test_action_ids_stay_unique_across_refills_of_the_random_pool() -> None:
+    ids = {build_car({"agent": "a", "tool": "t"}, CALLER, NOW).action_id
+           for _ in range(2000)}  # the pool holds 256 ids' worth of random bits
+    assert len(ids) == 2000
+
+
+def test_a_car_is_immutable_and_keeps_its_field_names() -> None:
+    car = build_car({"agent": "a", "tool": "t", "principal": {"sub": "u1"}}, CALLER, NOW)
+    with pytest.raises(AttributeError):
+        car.tool = "other"  # type: ignore[misc]
+    assert car._fields[:7] == ("action_id", "agent_id", "tool", "raw_tool", "args", "caller",
+                               "received_at")
+    assert dict(car.principal) == {"sub": "u1"} and car.http == {} and car.delegation == ()
+
+
+def test_the_caller_is_recorded_without_unknown_parts() -> None:
+    assert CALLER.to_dict() == {"transport": "socket", "pid": 42, "uid": 1000, "gid": 1000}
+    assert Caller("http", address="10.0.0.1").to_dict() == {"transport": "http",
+                                                            "address": "10.0.0.1"}

@@ -142,10 +142,16 @@ class WAL:
     """An append-only record log; see the module docstring for the file format.
 
     Appends run on the event loop thread, one `os.write` each, so file order is call order.
-    One flusher thread runs `sync` (fdatasync: on ext4 it also flushes the size change an
-    append makes) whenever writes are unflushed: in "fsync" mode every waiter a flush
-    covers is released by one wake-up of the loop; in "os" mode appends return after the
-    write and a flush starts at most `flush_interval_s` after the previous one.
+    A flush is `sync` (fdatasync: on ext4 it also flushes the size change an append makes).
+
+    "fsync" mode: an append returns once a flush that started after its write is done.
+    The appends of one loop iteration are committed together at its end (`_commit`): a
+    lone record is flushed right there on the loop thread, which costs no thread wake-up
+    in either direction; several are handed to the flusher thread, so the loop goes on
+    deciding while the disk works, and every waiter that flush covers is released by one
+    wake-up of the loop. Records appended while a flush is in flight wait for the next.
+    "os" mode: appends return after the write; the flusher thread starts a flush at most
+    `flush_interval_s` after the previous one.
     Any write or flush error makes the log `degraded`: that append and every later one
     raise `RecordError`. A record whose flush failed may still be in the file.
     """
@@ -169,6 +175,8 @@ class WAL:
         self._segment_bytes, self._write, self._sync = segment_bytes, write, sync
         self._pending: deque[tuple[int, asyncio.Future[int]]] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._commit_due = False  # fsync mode: a `_commit` is scheduled on the loop
+        self._flushing = False  # fsync mode: the flusher thread has a flush in flight
         self._lock = threading.Lock()  # guards _fd and _retired against the flusher
         self._retired: list[int] = []  # finished segments, flushed and closed by the flusher
         self._dirty, self._stop = threading.Event(), threading.Event()
@@ -197,8 +205,36 @@ class WAL:
             loop = self._loop = asyncio.get_running_loop()
             waiter: asyncio.Future[int] = loop.create_future()
             self._pending.append((sequence, waiter))
+            if not self._commit_due:
+                self._commit_due = True
+                loop.call_soon(self._commit)
             return await waiter
         return sequence
+
+    def _commit(self) -> None:
+        """fsync mode, on the loop, after the appends of one loop iteration: flush them."""
+        self._commit_due = False
+        if self._flushing or not self._pending or self._closed \
+                or self.degraded_reason is not None:
+            return  # a flush in flight commits the rest when it ends (`_flushed`)
+        if len(self._pending) == 1 and not self._retired:
+            try:
+                self._flush()
+            except OSError as exc:
+                self._degrade(exc)
+                self._fail_pending()
+                return
+            self._release()
+        else:
+            self._flushing = True
+            self._dirty.set()
+
+    def _flushed(self) -> None:
+        """fsync mode, on the loop: the flusher thread's flush ended."""
+        self._flushing = False
+        self._release()
+        if self._pending:
+            self._commit()
 
     def _write_frame(self, record: Mapping[str, Any]) -> int:
         if self._closed:
@@ -232,7 +268,7 @@ class WAL:
                     log.exception("record log: partial frame left for the next open to cut")
             raise RecordError(self.degraded_reason) from exc
         self._offset, self._next, self._written = self._offset + done, sequence + 1, sequence
-        if not self._dirty.is_set():
+        if self.durability == "os" and not self._dirty.is_set():
             self._dirty.set()
         return sequence
 
@@ -252,27 +288,42 @@ class WAL:
             if self.durability == "os" and not self._stop.is_set():
                 self._stop.wait(last_start + self.unflushed_window_s - time.monotonic())
             last_start = time.monotonic()
-            with self._lock:  # an fsync that starts after a write covers it
-                target, fd = self._written, self._fd
-                retired, self._retired = self._retired, []
-            if target > self._synced or retired:  # nothing unflushed: no flush
+            asked = self._flushing  # set by `_commit` before it woke us
+            if self.degraded_reason is None:
                 try:
-                    for old in retired:
-                        self._sync(old)
-                    if retired:
-                        os.fsync(self._dir_fd)  # the new segment's directory entry
-                    self._sync(fd)
+                    self._flush()
                 except OSError as exc:
-                    self.degraded_reason = _failure(exc, "flushing", self._path.name)
+                    self._degrade(exc)
                     self._wake(self._fail_pending)
                     return
-                for old in retired:
-                    os.close(old)
-                self._synced, self.last_flush_at = target, time.time()
-                self.flush_count += 1
-                self._wake(self._release)
-            if self._stop.is_set() and self._written == self._synced:
+            if asked:
+                self._wake(self._flushed)
+            if self._stop.is_set() and (self._written == self._synced
+                                        or self.degraded_reason is not None):
                 return
+
+    def _flush(self) -> None:
+        """Flush every record written so far (and finish retired segments), on whichever
+        thread holds the flush: the flusher, or the loop in fsync mode when the flusher
+        is idle. Raises OSError."""
+        with self._lock:  # an fsync that starts after a write covers it
+            target, fd = self._written, self._fd
+            retired, self._retired = self._retired, []
+        if target <= self._synced and not retired:  # nothing unflushed: no flush
+            return
+        for old in retired:
+            self._sync(old)
+        if retired:
+            os.fsync(self._dir_fd)  # the new segment's directory entry
+        self._sync(fd)
+        for old in retired:
+            os.close(old)
+        self._synced, self.last_flush_at = target, time.time()
+        self.flush_count += 1
+
+    def _degrade(self, exc: OSError) -> None:
+        self.degraded_reason = _failure(exc, "flushing", self._path.name)
+        log.error("record log degraded: %s", self.degraded_reason)
 
     def _wake(self, callback: Callable[[], None]) -> None:
         loop = self._loop

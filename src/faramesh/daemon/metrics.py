@@ -112,9 +112,13 @@ class Metrics:
                 self._agent_label(decision.agent_id, decision.code), key[1], key[2])
         counter.inc()
         self.latency.observe_ns(int(outcome.latency_us * 1000), "")
-        observe = self.stage_latency.observe_ns
+        series = self.stage_latency.series  # observe_ns, inlined: ~15 stages per decision
         for stage, latency_ns in outcome.stage_latency_ns.items():
-            observe(latency_ns, stage)
+            counts = series.get(stage)
+            if counts is None:
+                counts = series[stage] = _Histograms._empty()
+            counts[bisect_left(_BOUNDS_NS, latency_ns)] += 1
+            counts[-1] += latency_ns
         if self._otel is not None:
             _record_span(*self._otel, outcome)
 

@@ -22,7 +22,7 @@ import socket
 import stat
 import struct
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, cast
 
@@ -164,7 +164,7 @@ class _Connection(asyncio.Protocol):
             self.transport.pause_reading()
         if self.lines and not self.busy:
             self.busy = True
-            self.task = asyncio.get_running_loop().create_task(self._work())  # kept: no GC
+            self._serve()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -190,30 +190,72 @@ class _Connection(asyncio.Protocol):
 
     # --- requests -------------------------------------------------------------------
 
-    async def _work(self) -> None:
+    def _serve(self) -> None:
+        """Answer the queued lines in order, each as far as it goes without waiting.
+
+        A request is run right here, in the callback that read it: a decision that never
+        has to wait (durability "os", no selector to fetch) is answered without a task and
+        the loop iteration a task costs. The first request that must wait (an fsync, a
+        selector, a paused transport) continues in a task, which then serves the rest."""
         transport, server = self.transport, self.server
         assert transport is not None
+        handed_on = False  # to a task, which clears `busy` when done
         try:
             while self.lines and not self.closed:
+                if self.writable is not None and not self.writable.is_set():
+                    handed_on = self._continue(self._after_pause())
+                    return
                 line = self.lines.popleft()
                 if line is None or len(line) > wire.MAX_LINE:
                     self._refuse(wire.RequestTooLarge(
                         f"a request is at most {wire.MAX_LINE} bytes"))
                     return
                 server._begin()
+                answering = self._answer(line)
                 try:
-                    answer = await self._answer(line)
-                finally:
+                    waiting_on = answering.send(None)
+                except StopIteration as done:
                     server._end()
-                if self.closed:
-                    return  # the peer left: its answer has no reader
-                transport.write(answer)
-                if self.writable is not None and not self.writable.is_set():
-                    await self.writable.wait()
+                    if not self.closed:  # else the peer left: its answer has no reader
+                        transport.write(done.value)
+                    continue
+                except BaseException:
+                    server._end()
+                    raise
+                handed_on = self._continue(self._finish(answering, waiting_on))
+                return
             if not self.closed and not transport.is_reading():
                 transport.resume_reading()
         finally:
+            if not handed_on:
+                self.busy = False
+
+    def _continue(self, work: Coroutine[Any, Any, None]) -> bool:
+        self.task = asyncio.get_running_loop().create_task(work)  # kept: no GC
+        return True
+
+    async def _finish(self, answering: Coroutine[Any, Any, bytes], waiting_on: Any) -> None:
+        """The rest of a request that had to wait, then the lines queued behind it."""
+        try:
+            answer = await _Suspended(answering, waiting_on)
+        except BaseException:
             self.busy = False
+            raise
+        finally:
+            self.server._end()
+        if not self.closed:
+            assert self.transport is not None
+            self.transport.write(answer)
+        self._serve()
+
+    async def _after_pause(self) -> None:
+        assert self.writable is not None
+        try:
+            await self.writable.wait()
+        except BaseException:
+            self.busy = False
+            raise
+        self._serve()
 
     async def _answer(self, line: bytes) -> bytes:
         request_id: Any = None
@@ -253,6 +295,32 @@ class _Connection(asyncio.Protocol):
                 limit if self.busy else limit - idle, self._check_idle)
         else:
             self.close()
+
+
+class _Suspended:
+    """Awaiting this finishes a coroutine that was started by hand (`send(None)`) and
+    stopped at `waiting_on`: the task awaiting it waits on what the coroutine waits on and
+    passes back what it is sent or thrown, as `await` would have from the start (what
+    Python 3.12's eager tasks do)."""
+
+    def __init__(self, coro: Coroutine[Any, Any, bytes], waiting_on: Any) -> None:
+        self.coro, self.waiting_on = coro, waiting_on
+
+    def __await__(self) -> Generator[Any, Any, bytes]:
+        coro, waiting_on = self.coro, self.waiting_on
+        while True:
+            try:
+                sent = yield waiting_on
+            except BaseException as exc:  # thrown in by the task (cancellation)
+                try:
+                    waiting_on = coro.throw(exc)
+                except StopIteration as done:
+                    return cast(bytes, done.value)
+            else:
+                try:
+                    waiting_on = coro.send(sent)
+                except StopIteration as done:
+                    return cast(bytes, done.value)
 
 
 def _peer_credentials(transport: asyncio.BaseTransport) -> tuple[int | None, ...]:

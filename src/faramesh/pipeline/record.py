@@ -41,24 +41,35 @@ def build_record(call: Call, mode: str) -> dict[str, Any]:
         "latency_ns": dict(call.latency_ns),
         "state_ops": call.state_ops,
     }
-    optional: dict[str, Any] = {
-        "request_id": car.request_id,
-        "reason_code": decision.reason_code,
-        "cost_usd": str(car.cost_usd) if car.cost_usd is not None else None,
-        "purpose": car.purpose,
-        "model": car.model,
-        "phase": call.phase,
-        "delegation": list(car.delegation) or None,
-        "findings": call.findings or None,
-        "budget": call.budget or None,
-        "warnings": [w.value for w in call.warnings] or None,
-        "resolution": call.resolution or None,
-        "authority": decision.authority,
-        "shadow_effect": decision.shadow_effect.value if decision.shadow_effect else None,
-        "modified_args": masked(decision.modified_args, call.mask_paths)
-        if decision.modified_args is not None else None,
-    }
-    record.update((k, v) for k, v in optional.items() if v is not None)
+    # The optional fields, in this order, each only when it has a value.
+    if car.request_id is not None:
+        record["request_id"] = car.request_id
+    if decision.reason_code is not None:
+        record["reason_code"] = decision.reason_code
+    if car.cost_usd is not None:
+        record["cost_usd"] = str(car.cost_usd)
+    if car.purpose is not None:
+        record["purpose"] = car.purpose
+    if car.model is not None:
+        record["model"] = car.model
+    if call.phase is not None:
+        record["phase"] = call.phase
+    if car.delegation:
+        record["delegation"] = list(car.delegation)
+    if call.findings:
+        record["findings"] = call.findings
+    if call.budget:
+        record["budget"] = call.budget
+    if call.warnings:
+        record["warnings"] = [w.value for w in call.warnings]
+    if call.resolution:
+        record["resolution"] = call.resolution
+    if decision.authority is not None:
+        record["authority"] = decision.authority
+    if decision.shadow_effect:
+        record["shadow_effect"] = decision.shadow_effect.value
+    if decision.modified_args is not None:
+        record["modified_args"] = masked(decision.modified_args, call.mask_paths)
     return record
 
 

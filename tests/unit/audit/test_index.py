@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 
+import orjson
+import pytest
+
+from faramesh.audit import index as index_module
 from faramesh.audit.index import RecordIndex
 
 
@@ -54,3 +60,45 @@ def test_the_index_file_is_private(tmp_path: Path) -> None:
     index = RecordIndex(tmp_path / "records.db")
     index.close()
     assert (tmp_path / "records.db").stat().st_mode & 0o777 == 0o600
+
+
+def stored_rows(path: Path) -> list[tuple[object, ...]]:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return conn.execute("select *, typeof(body) from records order by sequence").fetchall()
+
+
+def test_a_batch_is_stored_as_rows_with_the_record_bytes_as_body(tmp_path: Path) -> None:
+    odd = {"kind": "policy", "time": "2026-11-25T10:00:00+00:00", "source": 'a "b"\\\n\x01é',
+           "big": 2**62, "ratio": 0.1}
+    index = RecordIndex(tmp_path / "records.db")
+    try:
+        index.submit(1, record(1))
+        index.submit(2, odd)
+        index.submit(None, record(3))  # not written: nothing to index
+        index.flush()
+    finally:
+        index.close()
+    assert stored_rows(tmp_path / "records.db") == [
+        (1, "A001", "decision", "2026-11-25T10:00:00+00:00", "bot", "t", "PERMIT",
+         "RULE_PERMIT", orjson.dumps(record(1)), "blob"),
+        (2, None, "policy", "2026-11-25T10:00:00+00:00", None, None, None, None,
+         orjson.dumps(odd), "blob")]
+
+
+def test_without_sqlite_json_functions_rows_are_written_one_by_one_alike(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index_module, "_has_json", lambda conn: False)
+    stores = []
+    for name in ("rows", "json"):
+        if name == "json":
+            monkeypatch.undo()
+        index = RecordIndex(tmp_path / f"{name}.db")
+        try:
+            index.catch_up([(n, record(n)) for n in range(1, 21)])
+            index.submit(21, record(21))
+            index.flush()
+            assert index.get("A021") == record(21)
+        finally:
+            index.close()
+        stores.append(stored_rows(tmp_path / f"{name}.db"))
+    assert stores[0] == stores[1] and len(stores[0]) == 21

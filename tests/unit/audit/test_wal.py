@@ -158,6 +158,75 @@ def test_concurrent_appends_share_one_flush(tmp_path: Path) -> None:
     assert len(wakeups) <= len(calls)  # one wake-up of the loop per flush, not per record
 
 
+def test_a_lone_append_is_flushed_on_the_loop_without_waking_the_flusher(
+        tmp_path: Path) -> None:
+    flushed_on: list[threading.Thread] = []
+
+    def sync(fd: int) -> None:
+        flushed_on.append(threading.current_thread())
+        os.fdatasync(fd)
+
+    async def go() -> None:
+        wal = WAL.open(tmp_path, sync=sync)
+        for i in range(3):
+            assert await wal.append(record(i)) == i + 1
+            assert wal.flush_count == i + 1  # answered after its own flush
+        await wal.close()
+
+    run(go)
+    assert flushed_on == [threading.main_thread()] * 3
+
+
+def test_a_record_written_while_a_flush_is_in_flight_waits_for_the_next(
+        tmp_path: Path) -> None:
+    started, gate = threading.Event(), threading.Event()
+    calls: list[tuple[bool, int]] = []  # (on the loop thread, file size flushed)
+
+    def sync(fd: int) -> None:
+        calls.append((threading.current_thread() is threading.main_thread(),
+                      os.fstat(fd).st_size))
+        if len(calls) == 1:
+            started.set()
+            assert gate.wait(WAIT_S)
+        os.fdatasync(fd)
+
+    async def go() -> None:
+        wal = WAL.open(tmp_path, sync=sync)
+        batch = [asyncio.create_task(wal.append(record(i))) for i in range(2)]
+        assert await asyncio.to_thread(started.wait, WAIT_S)  # the flusher holds them
+        late = asyncio.create_task(wal.append(record(2)))
+        for _ in range(5):  # the late append writes and commits: nothing to start yet
+            await asyncio.sleep(0)
+        assert wal.last_sequence == 3 and not late.done() and len(calls) == 1
+        gate.set()
+        assert await late == 3
+        assert await asyncio.gather(*batch) == [1, 2]
+        await wal.close()
+
+    run(go)
+    (batch_on_loop, _), (late_on_loop, late_size) = calls
+    assert not batch_on_loop and late_on_loop  # two records: the flusher; one: the loop
+    assert late_size == segment_files(tmp_path)[0].stat().st_size
+
+
+def test_a_failed_flush_on_the_loop_fails_the_append_and_close_returns(
+        tmp_path: Path) -> None:
+    def sync(fd: int) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    async def go() -> WAL:
+        wal = WAL.open(tmp_path, sync=sync)
+        with pytest.raises(RecordError) as caught:
+            await wal.append(record(0))
+        assert caught.value.code == "RECORD_UNWRITABLE"
+        with pytest.raises(RecordError):
+            await wal.append(record(1))
+        await wal.close()
+        return wal
+
+    assert run(go).degraded
+
+
 def test_os_mode_answers_before_the_flush_and_flushes_within_the_window(
         tmp_path: Path) -> None:
     gate, flushed = threading.Event(), threading.Event()
