@@ -182,8 +182,8 @@ class Daemon:
     async def decide(self, car: CAR) -> Outcome:
         assert self.pipeline is not None
         outcome = await self.pipeline.decide(car)
-        if self.metrics is not None:
-            self.metrics.observe_decision(outcome)
+        if self.metrics is not None:  # after the answer is written: off the caller's wait
+            asyncio.get_running_loop().call_soon(self.metrics.observe_decision, outcome)
         return outcome
 
     async def scan_output(self, request: Mapping[str, Any], caller: Caller) -> dict[str, Any]:
