@@ -98,15 +98,7 @@ def _lint_declared_tools(agent: ir.Agent) -> list[Diagnostic]:
 
 
 def _has_inputs(expr: ir.Expr) -> bool:
-    if isinstance(expr, ir.Var | ir.Call):
-        return True
-    if isinstance(expr, ir.Compare):
-        return _has_inputs(expr.left) or _has_inputs(expr.right)
-    if isinstance(expr, ir.And | ir.Or | ir.ListLit):
-        return any(_has_inputs(i) for i in expr.items)
-    if isinstance(expr, ir.Not):
-        return _has_inputs(expr.item)
-    return False
+    return ir.any_node(expr, lambda node: isinstance(node, ir.Var | ir.Call))
 
 
 def _lint_constants(rule: ir.Rule, expr: ir.Expr) -> list[Diagnostic]:

@@ -26,23 +26,13 @@ def reads_history(policy: Policy) -> bool:
         rules = [r for a in policy.ir.agents
                  for r in (*a.rules, *(pr for p in a.phases for pr in p.rules))]
         known = _READS[policy] = any(
-            r.condition is not None and _reads(r.condition) for r in rules)
+            r.condition is not None and ir.any_node(r.condition, _reads) for r in rules)
     return known
 
 
 def _reads(expr: ir.Expr) -> bool:
-    if isinstance(expr, ir.Var):
-        return expr.path[:2] == ("session", "history")
-    if isinstance(expr, ir.Call):
-        return expr.name in HISTORY_FUNCTIONS or any(
-            _reads(e) for e in (*expr.args, *(v for _, v in expr.kwargs)))
-    if isinstance(expr, ir.Compare):
-        return _reads(expr.left) or _reads(expr.right)
-    if isinstance(expr, ir.And | ir.Or | ir.ListLit):
-        return any(_reads(e) for e in expr.items)
-    if isinstance(expr, ir.Not):
-        return _reads(expr.item)
-    return False
+    return (isinstance(expr, ir.Var) and expr.path[:2] == ("session", "history")) or \
+        (isinstance(expr, ir.Call) and expr.name in HISTORY_FUNCTIONS)
 
 
 async def run(call: Call, env: Env) -> None:

@@ -248,3 +248,18 @@ def map_leaves(expr: Expr, leaf: Callable[[Lit | Var], Expr]) -> Expr:
         return Not(map_leaves(expr.item, leaf))
     return Call(expr.name, tuple(map_leaves(a, leaf) for a in expr.args),
                 tuple((k, map_leaves(v, leaf)) for k, v in expr.kwargs))
+
+
+def any_node(expr: Expr, test: Callable[[Expr], bool]) -> bool:
+    """Whether `test` holds for `expr` or any expression inside it."""
+    if test(expr):
+        return True
+    if isinstance(expr, Compare):
+        return any_node(expr.left, test) or any_node(expr.right, test)
+    if isinstance(expr, And | Or | ListLit):
+        return any(any_node(i, test) for i in expr.items)
+    if isinstance(expr, Not):
+        return any_node(expr.item, test)
+    if isinstance(expr, Call):
+        return any(any_node(e, test) for e in (*expr.args, *(v for _, v in expr.kwargs)))
+    return False
