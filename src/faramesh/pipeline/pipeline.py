@@ -21,6 +21,7 @@ from faramesh.policy.ir import ANY_AGENT
 
 log = logging.getLogger(__name__)
 
+
 class Pipeline:
     def __init__(self, env: Env, policy: Policy) -> None:
         self.env = env
@@ -60,5 +61,4 @@ def outcome_of(call: Call, mode: str, elapsed_ns: int) -> Outcome:
     decision = call.decision
     assert decision is not None  # `policy` or an earlier stage always decides
     return Outcome(call.car.action_id, decision, answered_effect(decision, mode), mode,
-                   call.resolution,
-                   tuple(call.warnings), elapsed_ns / 1000, call.latency_ns)
+                   call.resolution, tuple(call.warnings), elapsed_ns / 1000, call.latency_ns)
