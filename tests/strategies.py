@@ -334,7 +334,9 @@ def agents(draw: st.DrawFn, agent_id: str | None = None,
                             max_size=3))),
         few(st.builds(ir.ToolDecl, tool_names(),
                       st.lists(st.sampled_from(("risk:high", "payments")),
-                               max_size=2).map(tuple)), unique_by=lambda t: t.name),
+                               max_size=2).map(tuple),
+                      _opt(money().map(lambda m: Money(m.amount)))),  # costs are in USD
+            unique_by=lambda t: t.name),
         draw(origins(source)))
 
 

@@ -87,8 +87,11 @@ def _agent_body(agent: ir.Agent) -> list[ast.Statement]:
                                             _NO_SPAN)]
     out += [_setting(k, v) for k, v in agent.settings]
     for tool in agent.tools:
+        fields: list[tuple[str, ir.BlockValue]] = [("tags", tool.tags or None),
+                                                   ("cost", tool.cost)]
         out.append(ast.BlockNode("tool", tool.name, True,
-                                 [_setting("tags", tool.tags)] if tool.tags else [], _NO_SPAN))
+                                 [_setting(k, v) for k, v in fields if v is not None],
+                                 _NO_SPAN))
     if agent.rules:
         out.append(ast.BlockNode("rules", None, False, [rule_node(r) for r in agent.rules],
                                  _NO_SPAN))
@@ -110,10 +113,9 @@ def _agent_body(agent: ir.Agent) -> list[ast.Statement]:
     for redaction in agent.redactions:
         out.append(ast.RedactNode(redaction.pattern, True, list(redaction.fields), _NO_SPAN))
     for budget in agent.budgets:
-        fields: list[tuple[str, ir.BlockValue]] = [
-            ("max", budget.max), ("daily", budget.daily), ("max_calls", budget.max_calls),
-            ("warn_at", budget.warn_at), ("on_exceed", budget.on_exceed.value),
-            ("window", budget.window)]
+        fields = [("max", budget.max), ("daily", budget.daily), ("max_calls", budget.max_calls),
+                  ("warn_at", budget.warn_at), ("on_exceed", budget.on_exceed.value),
+                  ("window", budget.window)]
         out.append(ast.BlockNode("budget", budget.budget_id, True,
                                  [_setting(k, v) for k, v in fields if v is not None],
                                  _NO_SPAN))

@@ -298,7 +298,11 @@ class _Checker:
             self.error((tool, agent), "missing-name", "`tool` needs a name",
                        "name the tool: `stripe/refund`")
         self.fields("tool", schema.BLOCKS["tool"], agent,
-                    [(tool, "tags", tool.tags)] if tool.tags else [])
+                    [(tool, k, v) for k, v in (("tags", tool.tags), ("cost", tool.cost))
+                     if v is not None and v != ()])
+        if isinstance(tool.cost, Money) and tool.cost.currency != "USD":
+            self.error((tool, agent), "type", f"`cost` expects US dollars, found {tool.cost}",
+                       "budgets count in US dollars: write `cost: $0.05`")
 
     # --- blocks --------------------------------------------------------------------------
 

@@ -48,9 +48,8 @@ MATCH_KEYS = ("tool", "when", "host", "method", "path")
 UNSUPPORTED_MATCH = ("port", "query", "headers")
 BUDGET_KEYS = ("session_usd", "daily_usd", "max_calls", "on_exceed")
 UNSUPPORTED_BUDGET = ("session_tokens", "daily_tokens")
-TOOL_KEYS = ("tags",)
-UNSUPPORTED_TOOL = ("cost_usd", "reversibility", "blast_radius", "shadow_safe",
-                    "endpoint_pattern")
+TOOL_KEYS = ("tags", "cost_usd")
+UNSUPPORTED_TOOL = ("reversibility", "blast_radius", "shadow_safe", "endpoint_pattern")
 # Block schemas: dotted key -> kind (str, strs, money, count, expr).
 PARALLEL_BUDGET = {"orchestration_id": "str", "agents": "strs",
                    "aggregate_max_cost_usd": "money", "per_agent_max_cost_usd": "money",
@@ -240,9 +239,12 @@ class _Lowering:
                 continue
             seen[canonical] = key_node
             self.check_keys(entries, TOOL_KEYS, f"tool `{_shown(name)}`", UNSUPPORTED_TOOL)
-            tags_node = next((v for k, _, v in entries if k == "tags"), None)
-            tags = self.typed(tags_node, "strs", "tags") if tags_node is not None else None
-            tools.append(ir.ToolDecl(canonical, tags if isinstance(tags, tuple) else ()))
+            get = {k: v for k, _, v in entries}
+            tags = self.typed(get["tags"], "strs", "tags") if "tags" in get else None
+            cost = self.typed(get["cost_usd"], "money", "cost_usd") if "cost_usd" in get \
+                else None
+            tools.append(ir.ToolDecl(canonical, tags if isinstance(tags, tuple) else (),
+                                     cost if isinstance(cost, Money) else None))
 
     def pattern(self, raw: str, node: Node, what: str) -> str | None:
         if "\x00" in raw:

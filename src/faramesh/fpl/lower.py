@@ -417,10 +417,16 @@ class Lowerer:
         if node.name is None:
             self.error(node.span, "missing-name", "`tool` needs a name",
                        'write `tool "stripe/refund" { tags = ["risk:high"] }`')
-        tags = fields.get("tags", ())
+        tags, cost = fields.get("tags", ()), fields.get("cost")
+        if isinstance(cost, Money) and cost.currency != "USD":
+            at = next(stmt.value.span for stmt in node.body
+                      if isinstance(stmt, ast.Setting) and stmt.key == "cost")
+            self.error(at, "type", f"`cost` expects US dollars, found {cost}",
+                       "budgets count in US dollars: write `cost = $0.05`")
         if name is None:
             return None
-        return ir.ToolDecl(name, tuple(str(t) for t in tags) if isinstance(tags, tuple) else ())
+        return ir.ToolDecl(name, tuple(str(t) for t in tags) if isinstance(tags, tuple) else (),
+                           cost if isinstance(cost, Money) else None)
 
     def lower_delegation(self, node: ast.BlockNode) -> ir.Delegation | None:
         fields = self._fields(node, schema.BLOCKS["delegate"])

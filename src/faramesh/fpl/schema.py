@@ -62,7 +62,7 @@ BLOCKS: dict[str, BlockSchema] = {
     "credential": BlockSchema({"backend": WORD, "path": STRING, "scope": WORDS,
                                "max_scope": STRING, "ttl": DURATION, "provider": WORD},
                               named=True),
-    "tool": BlockSchema({"tags": STRINGS}, named=True),
+    "tool": BlockSchema({"tags": STRINGS, "cost": MONEY}, named=True),
     # Pre-execution and output scanners (docs/scanners.md); the name is the scanner.
     "scan": BlockSchema({"on": WORD, "on_output": WORD, "tools": STRINGS,
                          "except_tools": STRINGS, "fields": STRINGS, "allow": STRINGS},

@@ -10,10 +10,12 @@ Windows, one ledger key each (`agent_id`, the budget id and the window, joined b
 - any other id: fixed windows of its `window` duration, aligned to the Unix epoch.
 A `daily` amount in a budget other than `daily` is a second limit over the UTC day.
 
-Cost: the call's `cost` (`car.cost_usd`). A call that gives none costs $0, since a
-policy cannot yet give a tool a cost (`tool` blocks carry only tags); it still counts
-against `max_calls`. Limits are in US dollars: a budget in another currency cannot be
-compared with costs and refuses every call (fail closed).
+Cost: the call's `cost` (`car.cost_usd`) when it gives one; else the cost table, the
+agent's tool declarations (`tool "openai/**" { cost = $0.002 }`, legacy YAML `cost_usd`):
+the cost of the first declaration, in declaration order, that has a cost and whose
+pattern matches the tool; else $0. A call costing $0 still counts against `max_calls`.
+Limits and costs are in US dollars: a budget or a tool cost in another currency cannot be
+compared and refuses every call it applies to (fail closed; the compilers refuse both).
 
 All or nothing: the budgets are spent one by one, each spend atomic with its own check;
 when one refuses, the spends already made for this call are refunded (negative spends),
@@ -28,16 +30,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from weakref import WeakKeyDictionary
 
+from faramesh.car import canonical_pattern
 from faramesh.pipeline.call import Call, Env
 from faramesh.policy.decision import Code, Effect
+from faramesh.policy.evaluator import CompiledAgent
 from faramesh.policy.ir import Budget, RuleEffect
+from faramesh.policy.patterns import Matcher, compile_pattern
 from faramesh.policy.values import Money
 from faramesh.state.protocol import SESSION_RETENTION, SpendResult
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PLAIN_PERMITS = frozenset({Code.RULE_PERMIT, Code.DEFAULT_PERMIT})
 _DEFERRING = frozenset({RuleEffect.DEFER, RuleEffect.STEP_UP})
+# Each agent's cost table, compiled on first use: (matcher, cost) in declaration order.
+_COST_TABLES: WeakKeyDictionary[CompiledAgent, tuple[tuple[Matcher, Money], ...]] = \
+    WeakKeyDictionary()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +64,16 @@ class Limit:
 
 def _usd(money: Money | None) -> Decimal | None:
     return None if money is None else money.amount
+
+
+def table_cost(agent: CompiledAgent, tool: str) -> Money | None:
+    """The cost table's price of a call to the canonical `tool`, None when none is given."""
+    table = _COST_TABLES.get(agent)
+    if table is None:
+        table = _COST_TABLES[agent] = tuple(
+            (compile_pattern(canonical_pattern(t.name)), t.cost)
+            for t in agent.agent.tools if t.cost is not None)
+    return next((cost for matches, cost in table if matches(tool)), None)
 
 
 def window_start(now: datetime, window_s: Decimal) -> datetime:
@@ -107,7 +126,15 @@ async def run(call: Call, env: Env) -> None:
             return
     car = call.car
     now = car.received_at.astimezone(UTC)
-    cost = car.cost_usd if car.cost_usd is not None else Decimal(0)
+    cost = car.cost_usd
+    if cost is None:
+        listed = table_cost(agent, car.tool)
+        if listed is not None and listed.currency != "USD":
+            _refuse(call, budgets[0], None, f"the cost of `{car.tool}` is in "
+                    f"{listed.currency}; costs are counted in US dollars")
+            return
+        cost = listed.amount if listed is not None else Decimal(0)
+    call.cost_usd = cost
     ledger = env.state.budgets
     charged: list[tuple[Limit, SpendResult]] = []
     for limit in [lim for b in budgets

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from faramesh.car import CAR
@@ -57,6 +58,7 @@ class Call:
     warnings: list[Code] = field(default_factory=list)  # BUDGET_WARNING, scanner warnings
     resolution: dict[str, Any] = field(default_factory=dict)
     budget: list[dict[str, Any]] = field(default_factory=list)  # budget state, recorded
+    cost_usd: Decimal | None = None  # what `budget` charged (the request's, or the table's)
     state_ops: list[StateOp] = field(default_factory=list)
     latency_ns: dict[str, int] = field(default_factory=dict)
     sequence: int | None = None  # the record's WAL sequence, set by `record`

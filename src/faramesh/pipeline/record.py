@@ -46,8 +46,9 @@ def build_record(call: Call, mode: str) -> dict[str, Any]:
         record["request_id"] = car.request_id
     if decision.reason_code is not None:
         record["reason_code"] = decision.reason_code
-    if car.cost_usd is not None:
-        record["cost_usd"] = str(car.cost_usd)
+    cost = call.cost_usd if call.cost_usd is not None else car.cost_usd
+    if cost is not None:
+        record["cost_usd"] = str(cost)
     if car.purpose is not None:
         record["purpose"] = car.purpose
     if car.model is not None:

@@ -194,10 +194,12 @@ class Block:
 
 @dataclass(frozen=True, slots=True)
 class ToolDecl:
-    """A declared tool with tags (legacy YAML `tools:`); lint checks patterns against these."""
+    """A declared tool (a pattern) with tags, which lint checks patterns against, and the
+    cost in US dollars a permitted call to it charges its budgets (pipeline/budget.py)."""
 
     name: str
     tags: tuple[str, ...] = ()
+    cost: Money | None = None
 
 
 @dataclass(frozen=True, slots=True)

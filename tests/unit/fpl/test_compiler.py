@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from faramesh import PolicyError
@@ -221,6 +223,18 @@ def test_flat_rules_beside_an_explicit_catch_all_agent_are_a_duplicate() -> None
 def test_tools_are_declared_once_by_canonical_name() -> None:
     text = 'agent "a" {\n tool "Stripe/Refund" {}\n tool "stripe/refund" {}\n}\n'
     assert errors(text) == [("duplicate-block", 3, 2)]
+
+
+def test_a_tool_cost_is_dollars_on_its_declaration() -> None:
+    a = agent('agent "a" {\n var price = $0.002\n tool "OpenAI/**" { cost = price }\n'
+              ' tool "stripe/charge" { tags = ["risk:high"]  cost = $0.05 }\n}\n')
+    assert a.tools == (ir.ToolDecl("openai/**", (), Money(Decimal("0.002"))),
+                       ir.ToolDecl("stripe/charge", ("risk:high",), Money(Decimal("0.05"))))
+
+
+@pytest.mark.parametrize("value", ["€0.05", "5GBP", "0.05", '"$1"'])
+def test_a_tool_cost_other_than_dollars_is_an_error_at_the_value(value: str) -> None:
+    assert errors(f'agent "a" {{\n tool "t" {{ cost = {value} }}\n}}\n') == [("type", 2, 20)]
 
 
 def test_delegations_are_declared_once_per_target() -> None:

@@ -14,6 +14,7 @@ from faramesh.fpl.diagnostics import DiagnosticSink
 from faramesh.fpl.ir_checks import check_ir
 from faramesh.fpl.loader import compile_text, load_policy_ir
 from faramesh.policy import ir
+from faramesh.policy.values import Money
 from tests.paths import CORPUS
 from tests.strategies import policies
 
@@ -79,6 +80,7 @@ def checked(policy: ir.PolicyIR) -> list[tuple[str, int]]:
     (AGENT + "  budgets:\n  - {id: daily}\n", "missing-field", 4),
     (AGENT + "  budgets:\n  - {id: weekly, max: $5}\n", "missing-field", 4),
     (AGENT + "  rate_limits:\n  - {tool: x, limit: 0, per: 1m}\n", "type", 4),
+    (AGENT + "  tools:\n  - {name: openai/**, cost: €0.01}\n", "type", 4),
     # declared twice
     (AGENT + "  budgets:\n  - {id: daily, max: $5}\n  - {id: daily, max: $6}\n",
      "duplicate-block", 5),
@@ -167,6 +169,13 @@ def test_budget_and_delegation_fields_are_checked_by_their_block_schema() -> Non
     agent = ir.Agent("a", budgets=(budget,), delegations=(delegation,))
     assert sorted(c for c, _ in checked(ir.PolicyIR((agent,)))) == [
         "bad-value", "bad-value", "bad-value", "type"]
+
+
+def test_a_tool_cost_is_money_in_us_dollars() -> None:
+    tools = (ir.ToolDecl("a", cost=Money(Decimal(1), "EUR")),
+             ir.ToolDecl("b", cost=Decimal(1)),  # type: ignore[arg-type]
+             ir.ToolDecl("c", cost=Money(Decimal("0.5"))))
+    assert checked(ir.PolicyIR((ir.Agent("a", tools=tools),))) == [("type", 1), ("type", 1)]
 
 
 # --- what passes ---------------------------------------------------------------------------

@@ -181,6 +181,18 @@ def test_dump_shape_for_a_small_policy() -> None:
                     "line": 1}]}
 
 
+def test_tools_are_bare_names_or_mappings_with_tags_and_cost() -> None:
+    tools = (ir.ToolDecl("fs/read"),
+             ir.ToolDecl("stripe/charge", ("risk:high",), Money(Decimal("0.05"))),
+             ir.ToolDecl("openai/**", cost=Money(Decimal("0.002"))))
+    policy = ir.PolicyIR((ir.Agent("a", tools=tools),))
+    assert ir_to_data(policy)["agents"][0]["tools"] == [
+        "fs/read", {"name": "stripe/charge", "tags": ["risk:high"], "cost": "$0.05"},
+        {"name": "openai/**", "cost": "$0.002"}]
+    for form in FORMS:
+        assert strict(reload(policy, form).agents[0].tools) == strict(tools)
+
+
 def test_mandatory_deny_is_written_deny_bang() -> None:
     rule = ir.Rule(ir.RuleEffect.DENY, "shell/*", mandatory=True)
     data = ir_to_data(ir.PolicyIR((ir.Agent("a", rules=(rule,)),)))
@@ -305,6 +317,9 @@ RULES = AGENT + "  rules:\n"
     (AGENT + "  rate_limits:\n  - {tool: x, limit: ten, per: 1m}\n", "type", 4),
     (AGENT + "  rate_limits:\n  - {tool: x, limit: 1, per: 1 minute}\n", "bad-duration", 4),
     (AGENT + "  budgets:\n  - {id: d, max: 50}\n", "type", 4),
+    (AGENT + "  tools:\n  - {name: t, cost: 0.05}\n", "type", 4),
+    (AGENT + "  tools:\n  - {name: t, cost: cheap}\n", "bad-money", 4),
+    (AGENT + "  tools:\n  - {name: t, price: $1}\n", "unknown-key", 4),
     (AGENT + "  budgets:\n  - {id: d, max: fifty}\n", "bad-money", 4),
     (AGENT + "  budgets:\n  - {id: d, warn_at: 2}\n", "bad-number", 4),
     (AGENT + "  budgets:\n  - {id: d, on_exceed: shadow}\n", "bad-effect", 4),

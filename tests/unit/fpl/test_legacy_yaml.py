@@ -315,8 +315,16 @@ def test_yaml_merge_keys_share_a_match_between_rules() -> None:
 
 
 def test_tool_metadata_faramesh_cannot_use_is_refused() -> None:
-    assert errors(doc("tools:\n  llm/generate:\n    cost_usd: 6.5\n    tags: [a]\n")) == [
-        ("unsupported-key", 6, 5)]
+    assert errors(doc("tools:\n  llm/generate:\n    reversibility: none\n    tags: [a]\n")) \
+        == [("unsupported-key", 6, 5)]
+
+
+def test_a_tool_cost_is_dollars_in_the_cost_table() -> None:
+    policy = lower(doc("tools:\n  llm/generate:\n    cost_usd: 0.05\n    tags: [a]\n"
+                       "  Openai/*: {cost_usd: 2}\n  fs/read: {tags: [b]}\n"))
+    assert policy.agents[0].tools == (
+        ir.ToolDecl("llm/generate", ("a",), Money(Decimal("0.05"))),
+        ir.ToolDecl("openai/*", (), Money(Decimal(2))), ir.ToolDecl("fs/read", ("b",)))
 
 
 def test_lowering_ignores_errors_already_in_the_sink() -> None:
@@ -379,6 +387,8 @@ def test_runtime_variables_without_a_counterpart_are_refused() -> None:
     ("rules: {id: r}\n", ("type", 4, 8)),
     ("rules:\n  - just text\n", ("type", 5, 5)),
     ("tools:\n  t:\n    tags: risk\n", ("type", 6, 11)),
+    ('tools:\n  t:\n    cost_usd: "$1"\n', ("type", 6, 15)),
+    ("tools:\n  t:\n    cost_usd: -0.5\n", ("bad-value", 6, 15)),
     ("rules:\n  - id: [a]\n    match: {tool: t}\n    effect: deny\n", ("type", 5, 9)),
 ])
 def test_a_value_of_the_wrong_type_is_an_error_at_the_value(
@@ -490,7 +500,7 @@ def _check_outcome(text: str) -> None:
 SEEDS = [p.read_text() for p in LEGACY_FILES]
 KEYS = ["faramesh-version", "agent-id", "default_effect", "tools", "rules", "budget", "id",
         "match", "tool", "when", "effect", "reason", "modify_args", "step_up_authority",
-        "tags", "max_calls", "session_usd", "on_exceed", "defer_priority", "critical",
+        "tags", "cost_usd", "max_calls", "session_usd", "on_exceed", "defer_priority", "critical",
         "criteria", "parallel_budget", "agents", "host", "<<"]
 INSERTS = [*KEYS, ":", "- ", "\n", "  ", "'", '"', "&a", "*a", "{", "\t", "!!int"]
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6),

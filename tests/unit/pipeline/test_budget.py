@@ -11,7 +11,10 @@ import faramesh
 from faramesh.car import Caller, build_car
 from faramesh.pipeline import budget
 from faramesh.pipeline.call import Call, Env, Settings
+from faramesh.policy import ir
 from faramesh.policy.decision import Code, Effect
+from faramesh.policy.evaluator import Policy
+from faramesh.policy.values import Money
 from faramesh.state.memory import MemoryState
 from tests.unit.pipeline.harness import ListLog
 
@@ -43,7 +46,16 @@ agent "euro" {
   default permit
   budget daily { max €10 }
 }
+agent "priced" {
+  default permit
+  tool "openai/chat" { tags = ["llm"] }
+  tool "openai/embed" { cost = $0.0001 }
+  tool "openai/**" { cost = $0.002 }
+  tool "stripe/*" { cost = $0.05 }
+  budget daily { max $1 }
+}
 """)
+PRICED_KEY = "priced\x1fdaily\x1fday:2026-11-25"
 
 
 
@@ -148,6 +160,54 @@ def test_a_call_without_a_cost_still_counts_against_max_calls() -> None:
     codes = [code(decide(env, agent="counted", cost=None)) for _ in range(3)]
     assert codes == [Code.DEFAULT_PERMIT, Code.DEFAULT_PERMIT, Code.BUDGET_EXCEEDED]
     assert spent(env, "counted\x1fdaily\x1fday:2026-11-25") == (Decimal(0), 2)
+
+
+def test_a_call_without_a_cost_is_charged_its_tools_cost_from_the_table() -> None:
+    env = make_env()
+    call = decide(env, agent="priced", tool="Stripe/Charge", cost=None)
+    assert code(call) is Code.DEFAULT_PERMIT
+    assert spent(env, PRICED_KEY) == (Decimal("0.05"), 1)
+    assert call.budget[0]["spent_usd"] == "0.05"
+
+
+def test_the_first_declaration_with_a_cost_that_matches_gives_the_cost() -> None:
+    env = make_env()
+    decide(env, agent="priced", tool="openai/embed", cost=None)  # before `openai/**`
+    assert spent(env, PRICED_KEY) == (Decimal("0.0001"), 1)
+    decide(env, agent="priced", tool="openai/chat", cost=None)  # its tags give no cost
+    assert spent(env, PRICED_KEY) == (Decimal("0.0021"), 2)
+
+
+def test_an_explicit_cost_wins_over_the_table() -> None:
+    env = make_env()
+    decide(env, agent="priced", tool="stripe/charge", cost="0.5")
+    assert spent(env, PRICED_KEY) == (Decimal("0.5"), 1)
+    decide(env, agent="priced", tool="stripe/charge", cost="0")
+    assert spent(env, PRICED_KEY) == (Decimal("0.5"), 2)
+
+
+def test_a_tool_the_table_does_not_price_costs_nothing() -> None:
+    env = make_env()
+    assert code(decide(env, agent="priced", tool="fs/read", cost=None)) is Code.DEFAULT_PERMIT
+    assert spent(env, PRICED_KEY) == (Decimal(0), 1)
+
+
+def test_the_table_cost_counts_against_the_budget() -> None:
+    env = make_env()
+    codes = [code(decide(env, agent="priced", tool="stripe/charge", cost=None))
+             for _ in range(21)]
+    assert codes == [Code.DEFAULT_PERMIT] * 20 + [Code.BUDGET_EXCEEDED]  # $1 / $0.05
+
+
+def test_a_tool_cost_in_another_currency_refuses_the_call() -> None:
+    tools = (ir.ToolDecl("t", cost=Money(Decimal(1), "EUR")),)  # IR the compilers refuse
+    policy = Policy(ir.PolicyIR((ir.Agent("x", ir.RuleEffect.PERMIT, tools=tools,
+                                          budgets=(ir.Budget("daily", max_calls=5),)),)))
+    car = build_car({"agent": "x", "tool": "t"}, Caller("inprocess"), T0)
+    call = Call(car, policy, policy.agents["x"])
+    call.decision = policy.evaluate(car.action())
+    asyncio.run(budget.run(call, make_env()))
+    assert code(call) is Code.BUDGET_EXCEEDED and call.state_ops == []
 
 
 def test_a_daily_amount_beside_a_session_budget_limits_the_day() -> None:

@@ -197,3 +197,20 @@ agent "fetcher" {
 ])
 def test_egress_and_model_policy(fields: dict[str, Any], code: str) -> None:
     assert Harness(EGRESS).code("fetcher", "http/get", **fields) == code
+
+
+PRICED = """
+agent "priced" {
+  default permit
+  tool "llm/**" { cost = $0.25 }
+  budget daily { max $1 }
+}
+"""
+
+
+def test_the_record_names_the_cost_charged_from_the_tool_table() -> None:
+    h = Harness(PRICED)
+    h.decide("priced", "llm/chat")
+    assert h.last["cost_usd"] == "0.25"
+    h.decide("priced", "llm/chat", cost=0.5)
+    assert h.last["cost_usd"] == "0.5"

@@ -167,13 +167,15 @@ class _Reader(_ValueReader):
         if isinstance(value, str):
             name = self.pattern(value, path)
             return None if name is _BAD else self.place(ir.ToolDecl(name), path)
-        m = self.mapping(value, path, "a tool (a name, or a mapping with `name` and `tags`)",
-                         ("name", "tags"), ("name",))
+        m = self.mapping(value, path, "a tool (a name, or a mapping with `name`, `tags` and "
+                         "`cost`)", ("name", "tags", "cost"), ("name",))
         if m is None:
             return None
         name = self.pattern(m["name"], (*path, "name"))
         tags = self.texts(m["tags"], (*path, "tags")) if m.get("tags") is not None else ()
-        return None if _bad(name, tags) else self.place(ir.ToolDecl(name, tags), path)
+        cost = self.money(m["cost"], (*path, "cost")) if m.get("cost") is not None else None
+        return None if _bad(name, tags, cost) else \
+            self.place(ir.ToolDecl(name, tags, cost), path)
 
 
 # What an absent key means, by kind (None for the rest).

@@ -69,9 +69,7 @@ class _Writer:
         if f.kind == "list":
             return [self.record(r) for r in value]
         if f.kind == "tools":
-            return [_pattern(t.name) if not t.tags else
-                    {"name": _pattern(t.name), "tags": [_text(x) for x in t.tags]}
-                    for t in value]
+            return [_tool(t) for t in value]
         return _WRITE[f.kind](value)
 
 
@@ -89,6 +87,18 @@ def _pattern(pattern: str) -> str:
     if not isinstance(pattern, str) or not pattern or canonical_pattern(pattern) != pattern:
         raise _unwritable("tool pattern", pattern)
     return pattern
+
+
+def _tool(tool: ir.ToolDecl) -> str | dict[str, Any]:
+    """A bare name, or a mapping with `name` and the `tags` and `cost` it has."""
+    if not tool.tags and tool.cost is None:
+        return _pattern(tool.name)
+    out: dict[str, Any] = {"name": _pattern(tool.name)}
+    if tool.tags:
+        out["tags"] = [_text(x) for x in tool.tags]
+    if tool.cost is not None:
+        out["cost"] = _WRITE["money"](tool.cost)
+    return out
 
 
 def _count(n: int) -> int:
