@@ -24,7 +24,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("test", "faramesh.cli.test", "run a fixture of expected decisions against a policy"),
     ("lint", "faramesh.cli.lint", "report likely mistakes in a policy"),
     ("convert", "faramesh.cli.convert", "convert a policy between FPL, YAML and JSON"),
-    ("demo", "faramesh.cli.demo", "check, test and evaluate the bundled example policy"),
+    ("demo", "faramesh.cli.demo", "check the bundled example stack, then run the daemon on it"),
     ("serve", "faramesh.cli.serve", "run the daemon in the foreground"),
     ("apply", "faramesh.cli.apply", "check the stack and put it in force (starts the daemon)"),
     ("status", "faramesh.cli.status", "show the running daemon's state"),
@@ -51,8 +51,8 @@ def build_parser(command: str | None) -> ArgumentParser:
     from faramesh import __version__
 
     parser = ArgumentParser(prog=PROG, allow_abbrev=False,
-                            description="Policy tooling for faramesh: check, format, "
-                                        "evaluate and test FPL policies.")
+                            description="faramesh: FPL policy tooling, and the daemon that "
+                                        "decides every tool call an agent makes.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     for name, module_name, summary in COMMANDS:
