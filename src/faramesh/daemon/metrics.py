@@ -194,7 +194,10 @@ def _otel() -> tuple[Any, Any] | None:
 
 def _record_span(trace: Any, tracer: Any, outcome: Outcome) -> None:
     """One `faramesh.decide` span per decision, written after the fact from the measured
-    latencies, with one child span per stage named for the stage."""
+    latencies, with one child span per stage named for the stage. Nothing while no
+    tracer provider is configured (the API's default): no-op spans still cost time."""
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        return
     decision = outcome.decision
     end_ns = time.time_ns()
     start_ns = end_ns - int(outcome.latency_us * 1000)
