@@ -53,6 +53,8 @@ def _apply(call: Call, hits: list[Hit]) -> None:
             call.findings.append({"scanner": finding.scanner, "detector": finding.detector,
                                   "path": finding.path, "action": finding.action.value})
         if finding.action is Action.WARN:
+            if Code.SCAN_WARNING not in call.warnings:
+                call.warnings.append(Code.SCAN_WARNING)
             continue
         for path in _mask_paths(call.car.args, hit.segments[1:]):
             if path not in masked:

@@ -43,6 +43,7 @@ class Code(StrEnum):
     COMPLETION_BLOCKED = "COMPLETION_BLOCKED"
     DELEGATION_DENIED = "DELEGATION_DENIED"
     SCAN_DENY = "SCAN_DENY"
+    SCAN_WARNING = "SCAN_WARNING"  # a scanner set to warn found something (in `warnings`)
     RUNTIME_GAP = "RUNTIME_GAP"
     SESSION_EXPIRED = "SESSION_EXPIRED"  # past the session's max_duration or idle_timeout
     SELECTOR_UNAVAILABLE = "SELECTOR_UNAVAILABLE"  # a selector failed; its on_unavailable

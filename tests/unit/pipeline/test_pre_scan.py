@@ -101,10 +101,11 @@ def test_the_redaction_stage_masks_every_path_this_stage_marks(args: dict[str, A
     assert AWS not in str(masked(call.car.args, call.mask_paths))
 
 
-def test_warn_only_records_the_finding() -> None:
-    call = run({"to": "ada@example.com"}, agent="plain")  # the default: pii warns
-    assert (call.decision, call.mask_paths) == (None, [])
-    assert [f["action"] for f in call.findings] == ["warn"]
+def test_warn_records_the_finding_and_warns_once() -> None:
+    call = run({"to": "ada@example.com", "cc": "bob@example.com"}, agent="plain")
+    assert (call.decision, call.mask_paths) == (None, [])  # the default: pii warns
+    assert [f["action"] for f in call.findings] == ["warn", "warn"]
+    assert call.warnings == [Code.SCAN_WARNING]
 
 
 def test_a_per_tool_exception_suppresses_the_scanner() -> None:
