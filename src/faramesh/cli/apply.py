@@ -98,11 +98,10 @@ def _start(target: Target, stack_file: Path, fmt: str) -> int:
     if process is None:  # another `apply` started it: put this stack in force too
         result = control(target.settings, "apply", path=str(stack_file))
         return _report({"ok": True, "started": False, **result}, target, fmt)
-    from faramesh.policy.evaluator import Policy
-
-    assert target.policy is not None
+    status = control(target.settings, "status")  # the version as the daemon computed it
     result = {"ok": True, "started": True, "changed": True, "pid": process.pid,
-              "policy_version": Policy(target.policy).version_hash, "source": str(stack_file)}
+              "policy_version": (status.get("policy") or {}).get("version"),
+              "source": str(stack_file)}
     return _report(result, target, fmt)
 
 

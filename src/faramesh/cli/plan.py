@@ -18,6 +18,7 @@ from faramesh.cli.control import add_dir, runtime_settings, short, stack_dir_of
 from faramesh.cli.edge import EXIT_OK, CliError
 from faramesh.cli.output import out, plural, print_json
 from faramesh.daemon import plan
+from faramesh.fpl.loader import load_stack
 from faramesh.policy import ir
 from faramesh.policy.evaluator import Policy
 from faramesh.policy.values import parse_duration
@@ -54,12 +55,14 @@ def run(args: argparse.Namespace) -> int:
     if check.policy is None:
         return report_check_failure(check, args.format == "json",
                                     "nothing to plan: the stack does not compile")
-    new = Policy(check.policy)
-    data_dir = runtime_settings(check.policy, stack_dir).data_dir
+    # Loaded as the daemon loads it, so versions and rule refs compare with the records.
+    new_ir = load_stack(stack_dir)
+    new = Policy(new_ir)
+    data_dir = runtime_settings(new_ir, stack_dir).data_dir
     in_force = plan.load_in_force(data_dir)
     old = in_force.policy if in_force is not None else ir.PolicyIR(agents=())
-    agents = plan.diff_policies(old, check.policy)
-    top_level = plan.diff_top_level(old, check.policy)
+    agents = plan.diff_policies(old, new_ir)
+    top_level = plan.diff_top_level(old, new_ir)
     decisions = plan.plan_decisions(data_dir, new, since, args.limit)
     if args.format == "json":
         print_json({

@@ -302,9 +302,9 @@ class Daemon:
 
 
 def _load_ir(path: Path) -> Any:
-    from faramesh.fpl.loader import load_policy_ir
+    from faramesh.fpl.loader import load_stack
 
-    return load_policy_ir(path)
+    return load_stack(path)
 
 
 def _private_dir(path: Path) -> None:

@@ -31,15 +31,33 @@ def load_policy(path_or_text: object, env: Mapping[str, str] | None = None) -> P
     return Policy(load_policy_ir(path_or_text, env))
 
 
-def load_policy_ir(path_or_text: object, env: Mapping[str, str] | None = None) -> ir.PolicyIR:
-    """The checked IR of a policy given as a path or as text; raise PolicyError."""
+def load_policy_ir(path_or_text: object, env: Mapping[str, str] | None = None, *,
+                   root: Path | None = None) -> ir.PolicyIR:
+    """The checked IR of a policy given as a path or as text; raise PolicyError. With
+    `root`, files under it are named relative to it in rule refs and diagnostics."""
     if isinstance(path_or_text, os.PathLike) or _looks_like_path(path_or_text):
-        return _load_path(Path(str(path_or_text)), env, ())
+        return _load_path(Path(str(path_or_text)), env, (), root)
     if isinstance(path_or_text, bytes):
         path_or_text = _decode(path_or_text, "<policy>")
     if not isinstance(path_or_text, str):
         raise PolicyLoadError("a policy is a path or policy text")
     return compile_text(path_or_text, "<policy>", detect_form(path_or_text), env)
+
+
+def load_stack(stack: Path, env: Mapping[str, str] | None = None) -> ir.PolicyIR:
+    """A stack (its directory or its file) as the daemon loads it: files named relative to
+    the stack directory, so rule refs read `governance.fms:12` and the policy's version
+    hash does not depend on where the stack lives."""
+    return load_policy_ir(stack, env, root=stack if stack.is_dir() else stack.parent)
+
+
+def _label(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:  # outside the root: its full name
+            pass
+    return str(path)
 
 
 def _looks_like_path(value: object) -> bool:
@@ -71,7 +89,7 @@ def resolve_stack_path(path: Path) -> Path:
 
 
 def _load_path(path: Path, env: Mapping[str, str] | None,
-               stack: tuple[Path, ...]) -> ir.PolicyIR:
+               stack: tuple[Path, ...], root: Path | None = None) -> ir.PolicyIR:
     path = resolve_stack_path(path)
     try:
         if path.stat().st_size > MAX_POLICY_BYTES:
@@ -79,10 +97,11 @@ def _load_path(path: Path, env: Mapping[str, str] | None,
         data = path.read_bytes()
     except OSError as exc:
         raise PolicyLoadError(f"cannot read {path}: {exc.strerror or exc}") from None
-    text = _decode(data, str(path))
-    policy = compile_text(text, str(path), form_of(path, text), env)
+    label = _label(path, root)
+    text = _decode(data, label)
+    policy = compile_text(text, label, form_of(path, text), env)
     if policy.imports:
-        policy = _merge_imports(policy, path, env, (*stack, path.resolve()))
+        policy = _merge_imports(policy, path, env, (*stack, path.resolve()), root)
     return policy
 
 
@@ -165,7 +184,7 @@ def _compile_data(text: str, file: str, form: str, sink: DiagnosticSink) -> ir.P
 
 
 def _merge_imports(policy: ir.PolicyIR, path: Path, env: Mapping[str, str] | None,
-                   stack: tuple[Path, ...]) -> ir.PolicyIR:
+                   stack: tuple[Path, ...], root: Path | None) -> ir.PolicyIR:
     """Local imports are compiled and merged: their agents and blocks join this policy."""
     agents = list(policy.agents)
     blocks = list(policy.blocks)
@@ -178,7 +197,7 @@ def _merge_imports(policy: ir.PolicyIR, path: Path, env: Mapping[str, str] | Non
             errors.append(_diag(span, "import-cycle", f"import `{imp.source}` forms a cycle"))
             continue
         try:
-            imported = _load_path(target, env, stack)
+            imported = _load_path(target, env, stack, root)
         except PolicyLoadError as exc:
             errors.append(_diag(span, "import-unreadable", str(exc)))
             continue

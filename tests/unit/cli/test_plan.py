@@ -12,7 +12,8 @@ import pytest
 from faramesh.audit.index import RecordIndex
 from faramesh.daemon import plan
 from faramesh.daemon.versions import PolicyVersions
-from faramesh.fpl.loader import load_policy, load_policy_ir
+from faramesh.fpl.loader import load_policy, load_policy_ir, load_stack
+from faramesh.policy.evaluator import Policy
 from tests.unit.cli.clirun import Run
 
 OLD = """\
@@ -160,7 +161,8 @@ def test_plan_json_has_the_version_in_force_the_diff_and_the_decisions(
     assert result.status == 0, result.err
     body = result.json()
     assert body["in_force"]["version"] == load_policy(OLD).version_hash
-    assert body["policy_version"] == load_policy(stack / "governance.fms").version_hash
+    # the version the daemon would compute: files named relative to the stack
+    assert body["policy_version"] == Policy(load_stack(stack)).version_hash
     assert {a["agent_id"] for a in body["agents"]} == {"pay-bot", "new-bot", "old-bot"}
     assert body["decisions"]["changed"] == 2
     assert body["decisions"]["changes"][0]["action_id"] == "A1"
