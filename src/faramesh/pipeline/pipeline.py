@@ -10,16 +10,41 @@ from __future__ import annotations
 
 import logging
 from time import perf_counter_ns
+from weakref import WeakKeyDictionary
 
 from faramesh.car import CAR
 from faramesh.pipeline.call import Call, Env, answered_effect
+from faramesh.pipeline.history import reads_history
 from faramesh.pipeline.outcome import Outcome
-from faramesh.pipeline.stages import STAGES, When
+from faramesh.pipeline.stages import STAGES, StageFn, When
 from faramesh.policy.decision import Code, Effect
-from faramesh.policy.evaluator import Policy
+from faramesh.policy.evaluator import CompiledAgent, Policy
 from faramesh.policy.ir import ANY_AGENT
 
 log = logging.getLogger(__name__)
+
+Stages = tuple[tuple[str, StageFn, When], ...]
+_PLANS: WeakKeyDictionary[CompiledAgent, Stages] = WeakKeyDictionary()
+
+
+def stages_for(policy: Policy, agent: CompiledAgent | None) -> Stages:
+    """STAGES without those that can have nothing to do for this agent (no phases, no
+    selectors, no egress or model policy, no rate limits, no budgets, a policy that never
+    reads history); computed once per compiled agent. Order is unchanged."""
+    if agent is None:
+        return STAGES  # `identity` decides; the rest skip themselves
+    plan = _PLANS.get(agent)
+    if plan is None:
+        spec = agent.agent
+        kinds = {b.kind for b in spec.blocks}
+        needed = {"phase_check": agent.first_phase is not None,
+                  "history": reads_history(policy),
+                  "selectors": "selector" in kinds,
+                  "egress": bool(kinds & {"egress", "model_policy"}),
+                  "rate_limit": bool(spec.rate_limits),
+                  "budget": bool(spec.budgets)}
+        plan = _PLANS[agent] = tuple(s for s in STAGES if needed.get(s[0], True))
+    return plan
 
 
 class Pipeline:
@@ -35,11 +60,12 @@ class Pipeline:
         started = perf_counter_ns()
         policy = self.policy
         agents = policy.agents
-        call = Call(car, policy, agents.get(car.agent_id) or agents.get(ANY_AGENT))
+        agent = agents.get(car.agent_id) or agents.get(ANY_AGENT)
+        call = Call(car, policy, agent)
         env = self.env
         latency = call.latency_ns
         t0 = perf_counter_ns()
-        for name, run, when in STAGES:
+        for name, run, when in stages_for(policy, agent):
             decision = call.decision
             if decision is not None and (when is When.UNDECIDED or (
                     when is When.NOT_DENIED and decision.effect is Effect.DENY)):

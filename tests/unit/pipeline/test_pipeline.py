@@ -50,7 +50,7 @@ def test_a_permit_is_recorded_with_its_rule_and_the_caller() -> None:
     assert wire["action_id"] == h.last["action_id"]
     assert h.last["caller"] == {"transport": "inprocess", "pid": 1, "uid": 0, "gid": 0}
     assert h.last["rule_ref"] == wire["rule_ref"] == "<policy>:9"
-    assert set(h.last["latency_ns"]) >= {"kill_switch", "policy", "budget"}
+    assert set(h.last["latency_ns"]) >= {"kill_switch", "policy", "session", "redaction"}
 
 
 def test_an_unknown_agent_is_denied_before_any_state_is_touched() -> None:
@@ -142,7 +142,7 @@ def test_a_stage_that_raises_fails_closed_and_the_call_is_still_recorded(
     async def broken(call: Call, env: Env) -> None:
         raise RuntimeError("boom")
 
-    stages = tuple((n, broken if n == "selectors" else f, w) for n, f, w in STAGES)
+    stages = tuple((n, broken if n == "session" else f, w) for n, f, w in STAGES)
     monkeypatch.setattr(pipeline_module, "STAGES", stages)
     h = Harness(POLICY)
     wire = h.decide("payments-bot", "db/read").to_wire()
@@ -214,3 +214,14 @@ def test_the_record_names_the_cost_charged_from_the_tool_table() -> None:
     assert h.last["cost_usd"] == "0.25"
     h.decide("priced", "llm/chat", cost=0.5)
     assert h.last["cost_usd"] == "0.5"
+
+
+def test_stages_with_nothing_to_do_for_an_agent_are_skipped_and_the_order_kept() -> None:
+    h = Harness(POLICY)
+    h.decide("payments-bot", "db/read")
+    ran = list(h.last["latency_ns"])
+    assert ran == [n for n in STAGE_NAMES if n in ran]
+    assert "budget" not in ran and "rate_limit" not in ran and "phase_check" not in ran
+    assert "history" in ran  # the policy reads history (history_sequence)
+    h.decide("phased", "read")
+    assert "phase_check" in h.last["latency_ns"]
