@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from faramesh.scanners.detector import Action
-from faramesh.scanners.engine import Active, make_plan, scan
+from tests.unit.scanners.cases import detectors_of, example_ids
 
-PLAN = make_plan((Active("injection", Action.WARN),))
+detectors = detectors_of("injection", Action.WARN, "args", "q")
 
 TRUE_EXAMPLES = [
     ("shell_chain", "report.txt; rm -rf ./data"),
@@ -58,12 +58,9 @@ NEAR_MISSES = [
 ]
 
 
-def detectors(text: str) -> list[str]:
-    return [h.finding.detector for h in scan(PLAN, "args", {"q": text})]
-
 
 @pytest.mark.parametrize(("detector", "text"), TRUE_EXAMPLES,
-                         ids=[f"{d}-{i}" for i, (d, _) in enumerate(TRUE_EXAMPLES)])
+                         ids=example_ids(TRUE_EXAMPLES))
 def test_each_detector_fires_on_a_true_example(detector: str, text: str) -> None:
     assert detector in detectors(text)
 

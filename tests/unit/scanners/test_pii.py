@@ -7,8 +7,10 @@ import pytest
 from faramesh.scanners.detector import Action
 from faramesh.scanners.engine import Active, make_plan, scan
 from faramesh.scanners.pii import luhn_valid
+from tests.unit.scanners.cases import detectors_of, example_ids
 
 PLAN = make_plan((Active("pii", Action.WARN),))
+detectors = detectors_of("pii", Action.WARN, "args", "v")
 
 TRUE_EXAMPLES = [
     ("email", "write to bob.smith+billing@example.co.uk today", "bob.smith+billing"),
@@ -37,18 +39,15 @@ NEAR_MISSES = [
 ]
 
 
-def detectors(value: object) -> list[str]:
-    return [h.finding.detector for h in scan(PLAN, "args", {"v": value})]
-
 
 @pytest.mark.parametrize(("detector", "text", "value"), TRUE_EXAMPLES,
-                         ids=[f"{d}-{i}" for i, (d, _, _) in enumerate(TRUE_EXAMPLES)])
+                         ids=example_ids(TRUE_EXAMPLES))
 def test_each_detector_fires_on_a_true_example(detector: str, text: str, value: str) -> None:
     assert detector in detectors(text)
 
 
 @pytest.mark.parametrize(("detector", "text", "value"), TRUE_EXAMPLES,
-                         ids=[f"{d}-{i}" for i, (d, _, _) in enumerate(TRUE_EXAMPLES)])
+                         ids=example_ids(TRUE_EXAMPLES))
 def test_a_finding_never_contains_the_personal_data(detector: str, text: str,
                                                      value: str) -> None:
     for hit in scan(PLAN, "args", {"v": text}):

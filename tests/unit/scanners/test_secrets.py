@@ -6,8 +6,10 @@ import pytest
 
 from faramesh.scanners.detector import Action
 from faramesh.scanners.engine import Active, make_plan, scan
+from tests.unit.scanners.cases import detectors_of, example_ids
 
 PLAN = make_plan((Active("secrets", Action.DENY),))
+detectors = detectors_of("secrets", Action.DENY, "args", "text")
 
 # Assembled at run time so this file does not itself look like it holds credentials.
 AWS = "AKIA" + "IOSFODNN7EXAMPLE"
@@ -65,18 +67,15 @@ BENIGN_PROSE = [
 ]
 
 
-def detectors(text: str) -> list[str]:
-    return [h.finding.detector for h in scan(PLAN, "args", {"text": text})]
-
 
 @pytest.mark.parametrize(("detector", "text", "secret"), TRUE_EXAMPLES,
-                         ids=[f"{d}-{i}" for i, (d, _, _) in enumerate(TRUE_EXAMPLES)])
+                         ids=example_ids(TRUE_EXAMPLES))
 def test_each_detector_fires_on_a_true_example(detector: str, text: str, secret: str) -> None:
     assert detector in detectors(text)
 
 
 @pytest.mark.parametrize(("detector", "text", "secret"), TRUE_EXAMPLES,
-                         ids=[f"{d}-{i}" for i, (d, _, _) in enumerate(TRUE_EXAMPLES)])
+                         ids=example_ids(TRUE_EXAMPLES))
 def test_a_finding_never_contains_the_secret(detector: str, text: str, secret: str) -> None:
     for hit in scan(PLAN, "args", {"text": text}):
         assert secret not in repr(hit.finding)
