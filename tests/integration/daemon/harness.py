@@ -10,7 +10,7 @@ import tempfile
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import orjson
 
@@ -149,3 +149,28 @@ def read_until_closed(sock: socket.socket) -> bytes:
 def decision(result: dict[str, Any]) -> dict[str, Any]:
     """The parts of a decision that do not vary between two calls."""
     return {k: v for k, v in result.items() if k not in ("action_id", "latency_us")}
+
+
+class ClientThreads:
+    """`count` client threads running `_client(n)` until the `with` block ends (`stop` is
+    set); leaving the block joins them, bounded, and fails if one hung."""
+
+    def __init__(self, count: int) -> None:
+        self.counted = threading.Condition()
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._client, args=(n,), daemon=True)
+                        for n in range(count)]
+
+    def _client(self, n: int) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:  # bounded: a dead daemon ends every connection
+            thread.join(TIMEOUT_S)
+        assert not any(t.is_alive() for t in self.threads), "a client thread hung"

@@ -27,7 +27,7 @@ import pytest
 
 from faramesh.audit.wal import WAL
 from faramesh.errors import DaemonError
-from tests.integration.daemon.harness import TIMEOUT_S
+from tests.integration.daemon.harness import TIMEOUT_S, ClientThreads
 from tests.integration.daemon.processes import DaemonProcess
 
 MAX_CALLS = 150  # each spender's daily budget
@@ -90,7 +90,7 @@ class Answer:
     code: str
 
 
-class Load:
+class Load(ClientThreads):
     """THREADS clients, each sending evaluate requests one after another on its own
     connection until the daemon goes away (or the block ends), recording every answer."""
 
@@ -99,22 +99,8 @@ class Load:
         self.answers: list[Answer] = []
         self.errors: list[dict[str, Any]] = []  # error answers: none may come
         self.unexpected: list[BaseException] = []  # anything but losing the daemon
-        self.counted = threading.Condition()
-        self.stop = threading.Event()
         self.killed = threading.Event()
-        self.threads = [threading.Thread(target=self._client, args=(n,), daemon=True)
-                        for n in range(THREADS)]
-
-    def __enter__(self) -> Load:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for thread in self.threads:  # bounded: a dead daemon ends every connection
-            thread.join(TIMEOUT_S)
-        assert not any(t.is_alive() for t in self.threads), "a client thread hung"
+        super().__init__(THREADS)
 
     def _client(self, n: int) -> None:
         rng = random.Random(f"{self.seed}/{n}")

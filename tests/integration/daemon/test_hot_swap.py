@@ -10,7 +10,6 @@ must name one of those versions and carry that version's decision.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.daemon.harness import TIMEOUT_S, Running, write_stack
+from tests.integration.daemon.harness import TIMEOUT_S, ClientThreads, Running, write_stack
 
 APPLIES = 10
 THREADS = 4
@@ -64,28 +63,14 @@ class Applied:
     version: str  # the policy version in force once it returned
 
 
-class Load:
+class Load(ClientThreads):
     """THREADS clients sending evaluate requests back to back until the block ends."""
 
     def __init__(self, running: Running) -> None:
         self.running = running
         self.samples: list[Sample] = []
         self.failures: list[BaseException] = []
-        self.counted = threading.Condition()
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._client, args=(n,), daemon=True)
-                        for n in range(THREADS)]
-
-    def __enter__(self) -> Load:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(TIMEOUT_S)
-        assert not any(t.is_alive() for t in self.threads), "a client thread hung"
+        super().__init__(THREADS)
 
     def _client(self, n: int) -> None:
         try:
